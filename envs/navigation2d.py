@@ -1,0 +1,153 @@
+"""2D navigation to an unobserved goal: the single env and its numpy vector twin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+
+def _sample_goals(n: int, rng: np.random.Generator, goal_range: float) -> list[dict]:
+    goals = rng.uniform(-goal_range, goal_range, size=(n, 2))
+    return [{"goal": goal} for goal in goals]
+
+
+def _step(position, goal, action, max_action, bound, goal_tolerance):
+    """The dynamics shared by the single and the vector env; arrays are [..., 2]."""
+    position = np.clip(position + np.clip(action, -max_action, max_action), -bound, bound)
+    offset = position - goal
+    distance = np.sqrt((offset**2).sum(-1))
+    terminated = (np.abs(offset) < goal_tolerance).all(-1)
+    return position, -distance, terminated
+
+
+class Navigation2DEnv(gym.Env):
+    """2D navigation: a point mass must find an unobserved goal (Finn et al. 2017, section 5.3).
+
+    Observation (``Box(-bound, bound, (2,))``)
+        =====  ==========================
+        index  meaning
+        =====  ==========================
+        0      x position of the agent
+        1      y position of the agent
+        =====  ==========================
+
+    Action (``Box(-max_action, max_action, (2,))``)
+        A displacement, clipped to ``[-max_action, max_action]`` per coordinate and added to the
+        position: ``x_{t+1} = clip(x_t + clip(a_t), -bound, bound)``.
+
+    Reward
+        ``distance``: ``-||x_{t+1} - goal||_2`` (the only term; ``info["distance"]`` is its negation).
+
+    Task distribution
+        ``{"goal": (gx, gy)}`` with each coordinate uniform in ``[-goal_range, goal_range]``
+        (paper: ``goal_range = 0.5``). The goal is not part of the observation.
+
+    Episode end
+        *terminated* when ``|x - goal| < goal_tolerance`` in both coordinates (paper: 0.01);
+        *truncated* by the time limit (registered ``max_episode_steps = 100``, the paper's horizon).
+        Every episode starts at the origin; ``reset(seed=...)`` is deterministic.
+
+    Constructor arguments
+        ``goal_range=0.5``, ``max_action=0.1``, ``goal_tolerance=0.01``, ``bound=10.0`` (the arena
+        half-width: the position is clipped to it, which the paper's 100 steps of at most 0.1 never reach).
+
+    ``Navigation2DVector`` advances many copies at once with numpy (one task per copy); it is the
+    ``vector_entry_point`` that ``gymnasium.make_vec`` and the metarl sampler use.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        goal_range: float = 0.5,
+        max_action: float = 0.1,
+        goal_tolerance: float = 0.01,
+        bound: float = 10.0,
+    ):
+        self.goal_range = goal_range
+        self.max_action = max_action
+        self.goal_tolerance = goal_tolerance
+        self.bound = bound
+        self.observation_space = gym.spaces.Box(-bound, bound, (2,), np.float32)
+        self.action_space = gym.spaces.Box(-max_action, max_action, (2,), np.float32)
+        self.task = {"goal": np.zeros(2)}
+        self._position = np.zeros(2)
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
+        """``n`` tasks ``{"goal": array (2,)}`` drawn from ``rng``."""
+        return _sample_goals(n, rng, self.goal_range)
+
+    def set_task(self, task: dict) -> None:
+        self.task = {"goal": np.asarray(task["goal"], dtype=np.float64).reshape(2)}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._position = np.zeros(2)
+        return self._position.astype(np.float32), {}
+
+    def step(self, action):
+        self._position, reward, terminated = _step(
+            self._position,
+            self.task["goal"],
+            np.asarray(action, dtype=np.float64),
+            self.max_action,
+            self.bound,
+            self.goal_tolerance,
+        )
+        info = {"distance": float(-reward)}
+        return self._position.astype(np.float32), float(reward), bool(terminated), False, info
+
+
+class Navigation2DVector(VectorEnv):
+    """``num_envs`` copies of :class:`Navigation2DEnv` stepped as one numpy array operation.
+
+    Same spaces, dynamics and rewards as the single env; one task per copy, set with
+    ``set_tasks``. Autoreset is disabled: reset finished copies with
+    ``reset(options={"reset_mask": mask})``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.DISABLED}
+
+    def __init__(self, num_envs: int, max_episode_steps: int | None = None, **kwargs: Any):
+        self.single = Navigation2DEnv(**kwargs)
+        self.num_envs = num_envs
+        self.max_episode_steps = max_episode_steps
+        self.single_observation_space = self.single.observation_space
+        self.single_action_space = self.single.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.goals = np.zeros((num_envs, 2))
+        self._positions = np.zeros((num_envs, 2))
+        self._steps = np.zeros(num_envs, dtype=np.int64)
+
+    def set_tasks(self, tasks: list[dict]) -> None:
+        """One task per copy: ``len(tasks) == num_envs``."""
+        self.goals = np.stack([np.asarray(t["goal"], dtype=np.float64) for t in tasks])
+
+    def reset(self, *, seed=None, options: dict | None = None):
+        # Episodes start at the origin: a seed changes nothing, but is accepted as the API says.
+        mask = np.ones(self.num_envs, bool) if options is None else options.get("reset_mask")
+        mask = np.ones(self.num_envs, bool) if mask is None else mask
+        self._positions[mask] = 0.0
+        self._steps[mask] = 0
+        return self._positions.astype(np.float32), {}
+
+    def step(self, actions):
+        self._positions, rewards, terminated = _step(
+            self._positions,
+            self.goals,
+            np.asarray(actions, dtype=np.float64),
+            self.single.max_action,
+            self.single.bound,
+            self.single.goal_tolerance,
+        )
+        self._steps += 1
+        truncated = np.zeros(self.num_envs, bool)
+        if self.max_episode_steps is not None:
+            truncated = (self._steps >= self.max_episode_steps) & ~terminated
+        info = {"distance": -rewards}
+        return self._positions.astype(np.float32), rewards, terminated, truncated, info

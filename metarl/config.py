@@ -1,0 +1,222 @@
+"""The run configuration: typed dataclasses, YAML loading, ``key=value`` overrides, validation.
+
+Defaults are the paper's 2D-navigation settings (Finn et al. 2017, appendix A.2). Every error
+is a :class:`ConfigError` whose message names the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value that is unknown, of the wrong type or out of range."""
+
+
+@dataclass
+class PolicyConfig:
+    hidden: list[int] = field(default_factory=lambda: [100, 100])
+    activation: str = "relu"  # relu | tanh
+    init_std: float = 1.0
+
+
+@dataclass
+class InnerConfig:
+    lr: float = 0.1  # α, the inner step size
+    steps: int = 1  # gradient steps, each on fresh rollouts
+    first_order: bool = False  # drop the second-order term of the meta-gradient
+    learn_lr: str = "none"  # none | scalar | layer | param: meta-learn α
+
+
+@dataclass
+class ReturnsConfig:
+    gamma: float = 0.99
+    gae_lambda: float = 1.0
+    normalize_advantages: bool = True
+    bootstrap_truncated: bool = True  # value of the next state at a time limit, not 0
+    baseline_ridge: float = 1e-5
+
+
+@dataclass
+class TRPOConfig:
+    max_kl: float = 0.01
+    cg_iters: int = 10
+    cg_damping: float = 1e-5
+    ls_steps: int = 15
+    ls_backtrack: float = 0.8
+
+
+@dataclass
+class EvalConfig:
+    tasks: int = 40  # held-out tasks
+    steps: int = 3  # gradient steps; α for the first, α/2 after
+    episodes: int = 40  # per task per step
+    seed: int = 1  # seed of the held-out task stream (independent of training)
+
+
+@dataclass
+class Config:
+    env: str = "metarl/Navigation2D-v0"
+    env_kwargs: dict = field(default_factory=dict)
+    seed: int = 0
+    iterations: int = 500  # meta-iterations
+    meta_batch: int = 20  # tasks per meta-iteration
+    episodes: int = 20  # per task, for each inner step and for the post-adaptation batch
+    horizon: int | None = None  # None: the env's registered max_episode_steps
+    threads: int | None = None  # torch intra-op threads; None: torch's default
+    checkpoint_every: int = 10  # meta-iterations between checkpoints
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    inner: InnerConfig = field(default_factory=InnerConfig)
+    returns: ReturnsConfig = field(default_factory=ReturnsConfig)
+    trpo: TRPOConfig = field(default_factory=TRPOConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+# (key, test, what is allowed) checked after types.
+_RANGES = [
+    ("seed", lambda c: c.seed >= 0, ">= 0"),
+    ("iterations", lambda c: c.iterations >= 1, ">= 1"),
+    ("meta_batch", lambda c: c.meta_batch >= 1, ">= 1"),
+    ("episodes", lambda c: c.episodes >= 1, ">= 1"),
+    ("horizon", lambda c: c.horizon is None or c.horizon >= 1, ">= 1 or null"),
+    ("threads", lambda c: c.threads is None or c.threads >= 1, ">= 1 or null"),
+    ("checkpoint_every", lambda c: c.checkpoint_every >= 1, ">= 1"),
+    ("policy.hidden", lambda c: all(h >= 1 for h in c.policy.hidden), "a list of sizes >= 1"),
+    ("policy.activation", lambda c: c.policy.activation in ("relu", "tanh"), "relu or tanh"),
+    ("policy.init_std", lambda c: c.policy.init_std > 0, "> 0"),
+    ("inner.lr", lambda c: c.inner.lr > 0, "> 0"),
+    ("inner.steps", lambda c: c.inner.steps >= 1, ">= 1"),
+    (
+        "inner.learn_lr",
+        lambda c: c.inner.learn_lr in ("none", "scalar", "layer", "param"),
+        "one of none, scalar, layer, param",
+    ),
+    ("returns.gamma", lambda c: 0 < c.returns.gamma <= 1, "in (0, 1]"),
+    ("returns.gae_lambda", lambda c: 0 <= c.returns.gae_lambda <= 1, "in [0, 1]"),
+    ("returns.baseline_ridge", lambda c: c.returns.baseline_ridge > 0, "> 0"),
+    ("trpo.max_kl", lambda c: c.trpo.max_kl > 0, "> 0"),
+    ("trpo.cg_iters", lambda c: c.trpo.cg_iters >= 1, ">= 1"),
+    ("trpo.cg_damping", lambda c: c.trpo.cg_damping >= 0, ">= 0"),
+    ("trpo.ls_steps", lambda c: c.trpo.ls_steps >= 1, ">= 1"),
+    ("trpo.ls_backtrack", lambda c: 0 < c.trpo.ls_backtrack < 1, "in (0, 1)"),
+    ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
+    ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
+    ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),
+]
+
+
+def _check_type(key: str, value, hint):
+    """``value`` converted to ``hint`` where lossless (int -> float), else ConfigError."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        (hint,) = [h for h in options if h is not type(None)]
+        origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping of {hint.__name__} keys, got {value!r}")
+        return _build(hint, value, key + ".")
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list of {item.__name__}, got {value!r}")
+        return [_check_type(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    expected = origin or hint
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {expected.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls, data: dict, prefix: str = ""):
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        allowed = ", ".join(prefix + k for k in hints)
+        raise ConfigError(f"unknown key {prefix}{unknown[0]} (allowed: {allowed})")
+    return cls(**{k: _check_type(prefix + k, v, hints[k]) for k, v in data.items()})
+
+
+def from_dict(data: dict) -> Config:
+    """A validated Config from plain data (missing keys take their defaults)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a config must be a mapping of keys to values, got {data!r}")
+    config = _build(Config, data)
+    validate(config)
+    return config
+
+
+def to_dict(config: Config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def validate(config: Config) -> None:
+    """Range checks, and that ``config.env`` is a registered Gymnasium id."""
+    for key, ok, allowed in _RANGES:
+        if not ok(config):
+            value = config
+            for part in key.split("."):
+                value = getattr(value, part)
+            raise ConfigError(f"{key}: must be {allowed}, got {value!r}")
+    import gymnasium as gym
+
+    import metarl.envs  # noqa: F401  (registers the families)
+
+    if config.env not in gym.registry:
+        families = ", ".join(sorted(k for k in gym.registry if k.startswith("metarl/")))
+        raise ConfigError(
+            f"env: {config.env!r} is not a registered Gymnasium id (metarl families: {families})"
+        )
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """``"inner.lr=0.5"`` -> (``["inner", "lr"]``, ``0.5``); the value is read as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. inner.lr=0.5")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({e})") from None
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Set each ``a.b=value`` into the nested mapping ``data`` (a copy is returned)."""
+    data = yaml.safe_load(yaml.safe_dump(data))
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {text!r}: {part} is not a section")
+        node[path[-1]] = value
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (``None``: the defaults), apply ``overrides``, validate."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    return from_dict(apply_overrides(data, overrides or []))
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))

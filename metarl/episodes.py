@@ -1,0 +1,142 @@
+"""Episodes of a meta-batch as time-major tensors, and their returns and advantages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from metarl import baseline
+
+
+@dataclass
+class Episodes:
+    """``E`` episodes for each of ``N`` tasks, padded to the horizon ``T``.
+
+    The batch axis ``B = N * E`` is task-major: column ``b`` belongs to task ``b // E``.
+    ``mask`` is 1 on the steps an episode lived and 0 after it ended. An episode ends either by
+    *termination* (``terminated[b]``: the task's own end, value 0 afterwards) or by *truncation*
+    at the time limit (its value is bootstrapped from ``last_obs``).
+    """
+
+    obs: torch.Tensor  # [T, B, obs_dim]
+    actions: torch.Tensor  # [T, B, act_dim] (as sampled, before the env clips them)
+    rewards: torch.Tensor  # [T, B], 0 where mask is 0
+    mask: torch.Tensor  # [T, B] float
+    last_obs: torch.Tensor  # [B, obs_dim], the observation after each episode's last step
+    terminated: torch.Tensor  # [B] bool
+    num_tasks: int
+    advantages: torch.Tensor | None = None  # [T, B], set by compute_advantages
+
+    @property
+    def horizon(self) -> int:
+        return self.rewards.shape[0]
+
+    @property
+    def episodes_per_task(self) -> int:
+        return self.rewards.shape[1] // self.num_tasks
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """``[B]`` number of steps in each episode."""
+        return self.mask.sum(0)
+
+    @property
+    def returns(self) -> torch.Tensor:
+        """``[B]`` undiscounted return of each episode."""
+        return self.rewards.sum(0)
+
+    def by_task(self, x: torch.Tensor) -> torch.Tensor:
+        """``[T, B, ...]`` -> ``[N, T * E, ...]``: each task's samples in one row."""
+        n, e = self.num_tasks, self.episodes_per_task
+        x = x.reshape(x.shape[0], n, e, *x.shape[2:]).transpose(0, 1)
+        return x.reshape(n, -1, *x.shape[3:])
+
+    def from_task(self, x: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``by_task``: ``[N, T * E, ...]`` -> ``[T, B, ...]``."""
+        x = x.reshape(self.num_tasks, self.horizon, -1, *x.shape[2:]).transpose(0, 1)
+        return x.reshape(self.horizon, -1, *x.shape[3:])
+
+    def task_returns(self) -> torch.Tensor:
+        """``[N]`` mean undiscounted episode return of each task."""
+        return self.returns.reshape(self.num_tasks, -1).mean(1)
+
+
+def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Reward-to-go ``G_t = Σ_{k≥t} γ^{k-t} r_k`` within each episode: ``[T, B]`` -> ``[T, B]``."""
+    out = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        running = rewards[t] + gamma * running * mask[t]
+        out[t] = running
+    return out * mask
+
+
+def gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    final_values: torch.Tensor,
+    mask: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> torch.Tensor:
+    """Generalised advantage estimation (Schulman et al. 2016) over padded episodes.
+
+    ``δ_t = r_t + γ V_{t+1} - V_t``, ``A_t = δ_t + γλ A_{t+1}``; at an episode's last step
+    ``V_{t+1}`` is ``final_values[b]`` (0 for a terminated episode, the baseline's value of the
+    next state for a truncated one). ``rewards``, ``values``, ``mask``: ``[T, B]``;
+    ``final_values``: ``[B]``. Returns ``[T, B]``, 0 outside episodes.
+    """
+    next_mask = torch.cat([mask[1:], torch.zeros_like(mask[:1])])
+    is_last = mask - next_mask  # 1 exactly at each episode's final step
+    next_values = torch.cat([values[1:], torch.zeros_like(values[:1])]) * next_mask
+    next_values = next_values + is_last * final_values
+    deltas = (rewards + gamma * next_values - values) * mask
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[0])
+    for t in reversed(range(rewards.shape[0])):
+        running = deltas[t] + gamma * lam * running * next_mask[t]
+        advantages[t] = running
+    return advantages
+
+
+def compute_advantages(
+    episodes: Episodes,
+    gamma: float,
+    gae_lambda: float,
+    ridge: float = 1e-5,
+    normalize: bool = True,
+    bootstrap_truncated: bool = True,
+) -> Episodes:
+    """Fit the linear baseline per task on reward-to-go, then GAE; sets ``episodes.advantages``.
+
+    Truncated episodes (time limit, not a task end) are bootstrapped with the baseline's value
+    of ``last_obs`` at time ``length`` when ``bootstrap_truncated``; terminated ones with 0.
+    ``normalize`` standardises advantages within each task (mean 0, std 1 over valid steps).
+    """
+    T, B = episodes.rewards.shape
+    mask = episodes.mask
+    t = torch.arange(T, dtype=torch.float32).unsqueeze(1).expand(T, B)
+    phi = baseline.features(episodes.obs, t)
+    targets = discounted_returns(episodes.rewards, mask, gamma)
+    coef = baseline.fit(episodes.by_task(phi), episodes.by_task(targets), episodes.by_task(mask), ridge)
+    values = episodes.from_task(baseline.predict(coef, episodes.by_task(phi)))
+
+    final_values = torch.zeros(B)
+    if bootstrap_truncated:
+        phi_last = baseline.features(episodes.last_obs, episodes.lengths)  # [B, F]
+        phi_last = phi_last.reshape(episodes.num_tasks, -1, phi_last.shape[-1])
+        final_values = baseline.predict(coef, phi_last).reshape(B)
+        final_values = final_values * (~episodes.terminated).float()
+
+    advantages = gae(episodes.rewards, values * mask, final_values, mask, gamma, gae_lambda)
+    if normalize:
+        adv = episodes.by_task(advantages)  # [N, T*E]
+        m = episodes.by_task(mask)
+        count = m.sum(1, keepdim=True).clamp(min=1)
+        mean = (adv * m).sum(1, keepdim=True) / count
+        std = (((adv - mean) ** 2 * m).sum(1, keepdim=True) / count).sqrt()
+        adv = (adv - mean) / (std + 1e-8) * m
+        advantages = episodes.from_task(adv)
+    episodes.advantages = advantages
+    return episodes

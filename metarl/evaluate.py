@@ -1,0 +1,96 @@
+"""Evaluation as in the paper: average return on held-out tasks after 0, 1, ..., K gradient steps.
+
+Step ``k`` (1-based) uses ``α`` for ``k = 1`` and ``α/2`` after (Finn et al. 2017, section 5.3).
+Held-out tasks come from a task stream seeded by ``eval.seed``, separate from training's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metarl.adaptation import adapt_detached
+from metarl.episodes import Episodes
+from metarl.policy import Params
+from metarl.trainer import Learner, collect, load_learner
+
+
+@dataclass
+class Adaptation:
+    """What ``K`` adaptation steps on some tasks produced (index ``k`` = after ``k`` steps)."""
+
+    tasks: list[dict]
+    params: list[Params]  # θ (shared) then θ_1..θ_K ([N, ...] per task)
+    episodes: list[Episodes]  # the rollouts of each parameter set
+    returns: np.ndarray  # [K + 1, N] mean undiscounted return per task
+
+
+def step_scale(k: int) -> float:
+    """The paper's schedule: ``α`` for the first step, ``α/2`` for later ones."""
+    return 1.0 if k == 0 else 0.5
+
+
+def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: int) -> Adaptation:
+    """Roll out, take a gradient step, roll out again, ``steps`` times; nothing is learned."""
+    params = {k: v.detach() for k, v in learner.params.items()}
+    result = Adaptation(tasks, [params], [], np.zeros((steps + 1, len(tasks))))
+    for k in range(steps + 1):
+        eps = collect(learner, params, tasks, episodes)
+        result.episodes.append(eps)
+        result.returns[k] = eps.task_returns().numpy()
+        if k < steps:
+            params = adapt_detached(
+                learner.policy, params, learner.step_sizes, [eps], scales=[step_scale(k)]
+            )
+            result.params.append(params)
+    return result
+
+
+def reseed(learner: Learner, seed: int) -> None:
+    """Point the learner's task, episode and action-noise streams at ``seed`` (for evaluation)."""
+    learner.rng = np.random.default_rng([seed, 1])
+    learner.generator = torch.Generator().manual_seed(seed)
+
+
+def evaluate(
+    run_dir: str | Path,
+    tasks: int | None = None,
+    steps: int | None = None,
+    episodes: int | None = None,
+    seed: int | None = None,
+    checkpoint: str = "latest",
+) -> dict:
+    """Evaluate a run's checkpoint and write ``run_dir/evaluation.json``; returns its contents.
+
+    Unset arguments take the run's ``eval`` config. ``mean_return[k]`` is the mean over tasks of
+    the per-task mean episode return after ``k`` steps; ``stderr[k]`` its standard error.
+    """
+    learner = load_learner(run_dir, checkpoint)
+    cfg = learner.config.eval
+    tasks = cfg.tasks if tasks is None else tasks
+    steps = cfg.steps if steps is None else steps
+    episodes = cfg.episodes if episodes is None else episodes
+    seed = cfg.seed if seed is None else seed
+    reseed(learner, seed)
+    task_list = learner.family.sample_tasks(tasks, learner.rng)
+    result = adapt_to_tasks(learner, task_list, steps, episodes)
+    learner.sampler.close()
+    returns = result.returns
+    stderr = returns.std(1, ddof=1) / np.sqrt(tasks) if tasks > 1 else np.zeros(steps + 1)
+    report = {
+        "family": learner.config.env,
+        "steps": list(range(steps + 1)),
+        "mean_return": [round(float(x), 4) for x in returns.mean(1)],
+        "stderr": [round(float(x), 4) for x in stderr],
+        "num_tasks": tasks,
+        "episodes_per_step": episodes,
+        "seed": seed,
+        "checkpoint": checkpoint,
+        "iteration": learner.iteration,
+    }
+    (Path(run_dir) / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,45 @@
+"""The losses of MAML-RL as pure functions of (policy, parameters, episodes).
+
+All of them work on per-task parameters ``[N, ...]`` and return one scalar per task ``[N]``:
+a masked mean over that task's ``T * E`` samples.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.distributions import kl_divergence
+
+from metarl.episodes import Episodes
+from metarl.policy import GaussianMLP, Params
+
+
+def _task_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``[N, M]`` values and mask -> ``[N]`` masked means."""
+    return (x * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
+def task_log_probs(policy: GaussianMLP, params: Params, episodes: Episodes) -> torch.Tensor:
+    """``log π_θn(a|s)`` for each task's samples with that task's parameters: ``[N, T * E]``."""
+    return policy.log_prob(episodes.by_task(episodes.obs), episodes.by_task(episodes.actions), params)
+
+
+def pg_loss(policy: GaussianMLP, params: Params, episodes: Episodes) -> torch.Tensor:
+    """Inner-loop REINFORCE loss per task: ``L_n = -mean_t log π(a_t|s_t) A_t``, ``[N]``."""
+    log_probs = task_log_probs(policy, params, episodes)
+    adv, mask = episodes.by_task(episodes.advantages), episodes.by_task(episodes.mask)
+    return -_task_mean(log_probs * adv, mask)
+
+
+def surrogate_loss(
+    policy: GaussianMLP, params: Params, episodes: Episodes, old_log_probs: torch.Tensor
+) -> torch.Tensor:
+    """TRPO's importance-sampled loss per task: ``-mean_t exp(log π - log π_old) A_t``, ``[N]``."""
+    ratio = torch.exp(task_log_probs(policy, params, episodes) - old_log_probs)
+    adv, mask = episodes.by_task(episodes.advantages), episodes.by_task(episodes.mask)
+    return -_task_mean(ratio * adv, mask)
+
+
+def mean_kl(policy: GaussianMLP, old_dist, params: Params, episodes: Episodes) -> torch.Tensor:
+    """``mean_t KL(π_old(·|s_t) || π_θ(·|s_t))`` per task, ``[N]``; ``old_dist`` over ``[N, T*E]``."""
+    new_dist = policy.distribution(episodes.by_task(episodes.obs), params)
+    return _task_mean(kl_divergence(old_dist, new_dist), episodes.by_task(episodes.mask))

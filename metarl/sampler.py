@@ -1,0 +1,124 @@
+"""Batched rollouts: every episode of every task in a meta-batch advanced together.
+
+Each control step is one policy forward for all ``N`` tasks x ``E`` episodes (per-task parameters
+stacked on a leading axis) and one ``step`` of a Gymnasium vector env of ``N * E`` copies. A family
+that registers a ``vector_entry_point`` (e.g. the numpy Navigation2D) is stepped through it; any
+other registered family through ``gymnasium.vector.SyncVectorEnv``, so every env with the task
+contract works.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from metarl.episodes import Episodes
+from metarl.policy import GaussianMLP, Params
+
+
+def make_vector_env(env_id: str, num_envs: int, horizon: int, env_kwargs: dict | None = None):
+    """A vector env of ``num_envs`` copies with autoreset disabled and the time limit ``horizon``."""
+    kwargs = dict(env_kwargs or {})
+    if gym.spec(env_id).vector_entry_point is not None:
+        return gym.make_vec(env_id, num_envs, max_episode_steps=horizon, **kwargs)
+    return gym.make_vec(
+        env_id,
+        num_envs,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED},
+        max_episode_steps=horizon,
+        **kwargs,
+    )
+
+
+def set_tasks(vec: gym.vector.VectorEnv, tasks: list[dict]) -> None:
+    """Give copy ``i`` the task ``tasks[i]``."""
+    if isinstance(vec, SyncVectorEnv):
+        for env, task in zip(vec.envs, tasks, strict=True):
+            env.unwrapped.set_task(task)
+    else:
+        vec.unwrapped.set_tasks(tasks)
+
+
+class Sampler:
+    """Collects ``episodes_per_task`` episodes for each task of a meta-batch in one pass.
+
+    ``sample`` returns :class:`Episodes` with ``T = horizon`` and ``B = len(tasks) * episodes``.
+    Actions are ``a = μ + σ ε`` with ``ε`` from ``generator``; the env receives them clipped to
+    its action space, the episodes keep them unclipped (their log-probability is what the
+    gradient needs). Copy ``b`` is reset with ``seeds[b]``.
+    """
+
+    def __init__(self, env_id: str, horizon: int, env_kwargs: dict | None = None):
+        self.env_id = env_id
+        self.horizon = horizon
+        self.env_kwargs = dict(env_kwargs or {})
+        self._vecs: dict[int, gym.vector.VectorEnv] = {}
+
+    def vector_env(self, num_envs: int) -> gym.vector.VectorEnv:
+        if num_envs not in self._vecs:
+            self._vecs[num_envs] = make_vector_env(
+                self.env_id, num_envs, self.horizon, self.env_kwargs
+            )
+        return self._vecs[num_envs]
+
+    def close(self) -> None:
+        for vec in self._vecs.values():
+            vec.close()
+        self._vecs.clear()
+
+    @torch.no_grad()
+    def sample(
+        self,
+        policy: GaussianMLP,
+        params: Params,
+        tasks: list[dict],
+        episodes: int,
+        seeds: np.ndarray,
+        generator: torch.Generator,
+    ) -> Episodes:
+        """``params`` shared (``[...]``) or per task (``[N, ...]``); ``seeds`` ``[N * episodes]``."""
+        n = len(tasks)
+        B, T = n * episodes, self.horizon
+        vec = self.vector_env(B)
+        set_tasks(vec, [task for task in tasks for _ in range(episodes)])
+        low = torch.as_tensor(vec.single_action_space.low, dtype=torch.float32)
+        high = torch.as_tensor(vec.single_action_space.high, dtype=torch.float32)
+
+        obs_np, _ = vec.reset(seed=[int(s) for s in seeds])
+        obs_buf = torch.zeros(T, B, policy.obs_dim)
+        act_buf = torch.zeros(T, B, policy.act_dim)
+        rew_buf = torch.zeros(T, B)
+        mask = torch.zeros(T, B)
+        last_obs = torch.zeros(B, policy.obs_dim)
+        terminated = torch.zeros(B, dtype=torch.bool)
+        alive = torch.ones(B, dtype=torch.bool)
+        obs = torch.as_tensor(obs_np, dtype=torch.float32)
+        for t in range(T):
+            dist = policy.distribution(obs.reshape(n, episodes, -1), params)
+            mean, std = dist.mean.reshape(B, -1), dist.stddev.reshape(B, -1)
+            noise = torch.randn(B, policy.act_dim, generator=generator)
+            actions = mean + std * noise
+            obs_buf[t], act_buf[t], mask[t] = obs, actions, alive.float()
+
+            clipped = torch.maximum(torch.minimum(actions, high), low)
+            obs_np, rew_np, term_np, trunc_np, _ = vec.step(clipped.numpy())
+            next_obs = torch.as_tensor(obs_np, dtype=torch.float32)
+            rew_buf[t] = torch.as_tensor(rew_np, dtype=torch.float32) * alive
+            ended = torch.as_tensor(term_np | trunc_np) | (t == T - 1)
+            newly_ended = alive & ended
+            last_obs[newly_ended] = next_obs[newly_ended]
+            terminated |= alive & torch.as_tensor(term_np)
+            alive &= ~ended
+            if not alive.any():
+                break
+            done = term_np | trunc_np
+            if done.any():
+                # Autoreset is disabled, so a finished copy must be reset before the next step;
+                # what it does afterwards is masked out.
+                obs_np, _ = vec.reset(options={"reset_mask": done})
+                next_obs = torch.as_tensor(obs_np, dtype=torch.float32)
+            obs = next_obs
+        return Episodes(obs_buf, act_buf, rew_buf, mask, last_obs, terminated, num_tasks=n)

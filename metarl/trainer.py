@@ -1,0 +1,327 @@
+"""Meta-training, top to bottom: MAML-RL with a TRPO meta-step (Finn et al. 2017, Algorithm 3).
+
+One meta-iteration::
+
+    tasks    = family.sample_tasks(meta_batch, rng)
+    D_k      = sample(θ_k, tasks); θ_{k+1} = θ_k - α ∇L(θ_k; D_k)      (k < inner steps, no graph)
+    D_valid  = sample(θ', tasks)                                        (per-task parameters)
+    loss(θ)  = mean_n surrogate(adapt(θ; D_n, create_graph), D_valid_n)  (recomputed with graph)
+    TRPO on loss(θ, α) with the KL of the adapted policies; log; checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+import metarl.envs  # noqa: F401  (registers the families)
+from metarl import checkpoint
+from metarl.adaptation import adapt, adapt_detached, init_step_sizes
+from metarl.config import Config, ConfigError, from_dict, save_config, to_dict
+from metarl.episodes import Episodes, compute_advantages
+from metarl.objectives import mean_kl, surrogate_loss
+from metarl.policy import GaussianMLP, Params
+from metarl.sampler import Sampler
+from metarl.trpo import trpo_step
+
+PROGRESS_COLUMNS = [
+    "iteration", "env_steps", "return_pre", "return_post", "kl", "surrogate_before",
+    "surrogate_after", "line_search_steps", "step_fraction", "grad_norm", "inner_lr",
+    "time_sample", "time_adapt", "time_meta", "time_iteration",
+]  # fmt: skip
+
+
+def horizon_of(config: Config) -> int:
+    horizon = config.horizon or gym.spec(config.env).max_episode_steps
+    if horizon is None:
+        raise ConfigError(f"horizon: {config.env} registers no max_episode_steps; set horizon")
+    return horizon
+
+
+@dataclass
+class Learner:
+    """Everything meta-training changes, and what it needs to continue from a checkpoint."""
+
+    config: Config
+    policy: GaussianMLP
+    params: Params  # θ, leaf tensors
+    step_sizes: Params  # α (meta-parameters too when config.inner.learn_lr != "none")
+    family: gym.Env  # an unwrapped instance, for sample_tasks
+    sampler: Sampler
+    rng: np.random.Generator  # tasks and per-episode seeds
+    generator: torch.Generator  # action noise
+    iteration: int = 0  # meta-iterations completed
+    env_steps: int = 0
+
+    @property
+    def meta_parameters(self) -> list[torch.Tensor]:
+        learned_lr = self.config.inner.learn_lr != "none"
+        return list(self.params.values()) + (list(self.step_sizes.values()) if learned_lr else [])
+
+    def state(self) -> dict:
+        """A checkpoint of the state after ``iteration`` meta-iterations."""
+        return {
+            "config": to_dict(self.config),
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "obs_dim": self.policy.obs_dim,
+            "act_dim": self.policy.act_dim,
+            "params": {k: v.detach().clone() for k, v in self.params.items()},
+            "step_sizes": {k: v.detach().clone() for k, v in self.step_sizes.items()},
+            "rng": {"numpy": self.rng.bit_generator.state, "torch": self.generator.get_state()},
+        }
+
+
+def make_learner(config: Config) -> Learner:
+    """A fresh learner: policy initialised from ``config.seed``."""
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    family = gym.make(config.env, **config.env_kwargs).unwrapped
+    for attr in ("sample_tasks", "set_task"):
+        if not callable(getattr(family, attr, None)):
+            raise ConfigError(f"env: {config.env} is not a task family (it has no {attr} method)")
+    policy = GaussianMLP(
+        obs_dim=gym.spaces.flatdim(family.observation_space),
+        act_dim=gym.spaces.flatdim(family.action_space),
+        hidden=tuple(config.policy.hidden),
+        activation=config.policy.activation,
+        init_std=config.policy.init_std,
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    params = {k: v.requires_grad_() for k, v in policy.init_params(generator).items()}
+    step_sizes = init_step_sizes(params, config.inner.lr, config.inner.learn_lr)
+    step_sizes = {k: v.requires_grad_() for k, v in step_sizes.items()}
+    return Learner(
+        config=config,
+        policy=policy,
+        params=params,
+        step_sizes=step_sizes,
+        family=family,
+        sampler=Sampler(config.env, horizon_of(config), config.env_kwargs),
+        rng=np.random.default_rng([config.seed, 0]),
+        generator=generator,
+    )
+
+
+def learner_from_state(state: dict, config: Config | None = None) -> Learner:
+    """Rebuild a learner from a checkpoint (``config`` overrides the saved one, e.g. iterations)."""
+    learner = make_learner(config or from_dict(state["config"]))
+    for name, target in (("params", learner.params), ("step_sizes", learner.step_sizes)):
+        saved = state[name]
+        if set(saved) != set(target) or any(saved[k].shape != target[k].shape for k in target):
+            raise checkpoint.CheckpointError(
+                f"checkpoint {name} do not match the configured policy "
+                f"({config.env if config else state['config'].get('env')}, "
+                f"hidden {learner.config.policy.hidden})"
+            )
+        with torch.no_grad():
+            for k, v in target.items():
+                v.copy_(saved[k])
+    learner.iteration = int(state["iteration"])
+    learner.env_steps = int(state["env_steps"])
+    learner.rng.bit_generator.state = state["rng"]["numpy"]
+    learner.generator.set_state(state["rng"]["torch"])
+    return learner
+
+
+def load_learner(run_dir: str | Path, name: str = "latest") -> Learner:
+    """The learner saved in ``run_dir/checkpoints/<name>.pt`` (``name``: latest, iter_000100, ...)."""
+    return learner_from_state(checkpoint.load(Path(run_dir) / "checkpoints" / f"{name}.pt"))
+
+
+@contextmanager
+def _timed(times: dict, key: str):
+    start = time.perf_counter()
+    yield
+    times[key] = times.get(key, 0.0) + time.perf_counter() - start
+
+
+def collect(learner: Learner, params: Params, tasks: list[dict], episodes: int) -> Episodes:
+    """Roll out ``params`` on ``tasks`` and attach advantages (baseline fit + GAE)."""
+    cfg = learner.config
+    seeds = learner.rng.integers(0, 2**31 - 1, size=len(tasks) * episodes)
+    eps = learner.sampler.sample(learner.policy, params, tasks, episodes, seeds, learner.generator)
+    learner.env_steps += int(eps.mask.sum().item())
+    return compute_advantages(
+        eps,
+        cfg.returns.gamma,
+        cfg.returns.gae_lambda,
+        cfg.returns.baseline_ridge,
+        cfg.returns.normalize_advantages,
+        cfg.returns.bootstrap_truncated,
+    )
+
+
+def meta_iteration(learner: Learner) -> dict[str, float]:
+    """One MAML-TRPO meta-iteration; updates ``learner`` in place and returns its metrics."""
+    cfg = learner.config
+    times: dict[str, float] = {"sample": 0.0, "adapt": 0.0, "meta": 0.0}
+    start = time.perf_counter()
+    tasks = learner.family.sample_tasks(cfg.meta_batch, learner.rng)
+
+    params = {k: v.detach() for k, v in learner.params.items()}
+    train_episodes = []
+    for _ in range(cfg.inner.steps):
+        with _timed(times, "sample"):
+            train_episodes.append(collect(learner, params, tasks, cfg.episodes))
+        with _timed(times, "adapt"):
+            params = adapt_detached(
+                learner.policy, params, learner.step_sizes, train_episodes[-1:]
+            )
+    with _timed(times, "sample"):
+        valid = collect(learner, params, tasks, cfg.episodes)
+
+    with _timed(times, "meta"):
+        obs, actions = valid.by_task(valid.obs), valid.by_task(valid.actions)
+        old_dist = learner.policy.distribution(obs, params)
+        old_log_probs = old_dist.log_prob(actions)
+
+        def objective(create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
+            adapted = adapt(
+                learner.policy,
+                learner.params,
+                learner.step_sizes,
+                train_episodes,
+                first_order=cfg.inner.first_order,
+                create_graph=create_graph,
+            )
+            loss = surrogate_loss(learner.policy, adapted, valid, old_log_probs).mean()
+            kl = mean_kl(learner.policy, old_dist, adapted, valid).mean()
+            return loss, kl
+
+        stats = trpo_step(
+            learner.meta_parameters,
+            objective,
+            max_kl=cfg.trpo.max_kl,
+            cg_iters=cfg.trpo.cg_iters,
+            cg_damping=cfg.trpo.cg_damping,
+            ls_steps=cfg.trpo.ls_steps,
+            ls_backtrack=cfg.trpo.ls_backtrack,
+        )
+    learner.iteration += 1
+    lr = torch.cat([v.detach().reshape(-1) for v in learner.step_sizes.values()]).mean()
+    return {
+        "iteration": learner.iteration,
+        "env_steps": learner.env_steps,
+        "return_pre": train_episodes[0].returns.mean().item(),
+        "return_post": valid.returns.mean().item(),
+        "kl": stats.kl,
+        "surrogate_before": stats.loss_before,
+        "surrogate_after": stats.loss_after,
+        "line_search_steps": stats.line_search_steps,
+        "step_fraction": stats.step_fraction,
+        "grad_norm": stats.grad_norm,
+        "inner_lr": lr.item(),
+        "time_sample": times["sample"],
+        "time_adapt": times["adapt"],
+        "time_meta": times["meta"],
+        "time_iteration": time.perf_counter() - start,
+    }
+
+
+TENSORBOARD_TAGS = {
+    "return_pre": "returns/pre_adaptation",
+    "return_post": "returns/post_adaptation",
+    "kl": "meta/kl",
+    "surrogate_before": "meta/surrogate_before",
+    "surrogate_after": "meta/surrogate_after",
+    "line_search_steps": "meta/line_search_steps",
+    "step_fraction": "meta/step_fraction",
+    "grad_norm": "meta/grad_norm",
+    "inner_lr": "meta/inner_lr",
+    "time_sample": "time/sample",
+    "time_adapt": "time/adapt",
+    "time_meta": "time/meta",
+    "time_iteration": "time/iteration",
+}
+
+
+def _truncate_progress(path: Path, iteration: int) -> None:
+    """Keep the header and the rows of iterations ``<= iteration`` (a resumed run redoes the rest)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= iteration]
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+def train(
+    config: Config | None = None,
+    run_dir: str | Path = "runs/navigation2d",
+    resume: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Meta-train into ``run_dir`` (created); with ``resume``, continue from its ``latest.pt``.
+
+    Writes ``config.yaml``, ``progress.csv`` (one row per meta-iteration), TensorBoard events
+    and ``checkpoints/latest.pt`` (+ ``iter_NNNNNN.pt`` every ``checkpoint_every`` iterations).
+    Ctrl-C saves the last completed iteration and re-raises.
+    """
+    run_dir = Path(run_dir)
+    ckpt_dir = run_dir / "checkpoints"
+    if resume:
+        state = checkpoint.load(ckpt_dir / "latest.pt")
+        saved = from_dict(state["config"])
+        if config is not None:
+            saved.iterations = config.iterations
+        learner = learner_from_state(state, saved)
+        _truncate_progress(run_dir / "progress.csv", learner.iteration)
+    else:
+        if (ckpt_dir / "latest.pt").exists():
+            raise FileExistsError(
+                f"{run_dir} already holds a run; use --resume to continue it or another --run-dir"
+            )
+        learner = make_learner(config or Config())
+    cfg = learner.config
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+
+    writer = SummaryWriter(str(run_dir), purge_step=learner.iteration + 1 if resume else None)
+    csv_path = run_dir / "progress.csv"
+    new_file = not csv_path.exists() or csv_path.stat().st_size == 0
+    csv_file = csv_path.open("a", newline="")
+    rows = csv.DictWriter(csv_file, fieldnames=PROGRESS_COLUMNS)
+    if new_file:
+        rows.writeheader()
+    last_state = learner.state()
+    bar = tqdm(
+        total=cfg.iterations, initial=learner.iteration, disable=not progress, unit="it",
+        desc=cfg.env.split("/")[-1],
+    )  # fmt: skip
+    try:
+        while learner.iteration < cfg.iterations:
+            metrics = meta_iteration(learner)
+            last_state = learner.state()
+            rows.writerow(metrics)
+            csv_file.flush()
+            for key, tag in TENSORBOARD_TAGS.items():
+                writer.add_scalar(tag, metrics[key], learner.iteration)
+            writer.add_scalar("returns/env_steps", metrics["env_steps"], learner.iteration)
+            bar.update(1)
+            bar.set_postfix(pre=f"{metrics['return_pre']:.1f}", post=f"{metrics['return_post']:.1f}")
+            periodic = learner.iteration % cfg.checkpoint_every == 0
+            if periodic or learner.iteration == cfg.iterations:
+                checkpoint.save(last_state, ckpt_dir / "latest.pt")
+            if periodic:
+                checkpoint.save(last_state, ckpt_dir / f"iter_{learner.iteration:06d}.pt")
+    except KeyboardInterrupt:
+        checkpoint.save(last_state, ckpt_dir / "latest.pt")
+        tqdm.write(f"interrupted: saved iteration {last_state['iteration']} to {ckpt_dir}/latest.pt")
+        raise
+    finally:
+        bar.close()
+        writer.close()
+        csv_file.close()
+        learner.sampler.close()
+    return run_dir

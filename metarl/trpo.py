@@ -1,0 +1,124 @@
+"""TRPO (Schulman et al. 2015) for a loss whose parameters are reached through the inner loop.
+
+The step solves ``H x = -g`` by conjugate gradient, ``H`` the Hessian of the mean KL between the
+old and new *adapted* policies with respect to the meta-parameters (exact Hessian-vector
+products by double back-propagation through the adaptation), scales ``x`` so that
+``½ xᵀHx = max_kl`` and backtracks until the loss improves with ``KL ≤ max_kl``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+def flat_grad(y: torch.Tensor, xs: Sequence[torch.Tensor], **kwargs) -> torch.Tensor:
+    """``∇_x y`` for a list of tensors, concatenated into one vector (zeros where unused)."""
+    grads = torch.autograd.grad(y, xs, allow_unused=True, **kwargs)
+    return torch.cat([
+        (g if g is not None else torch.zeros_like(x)).reshape(-1)
+        for g, x in zip(grads, xs, strict=True)
+    ])
+
+
+def conjugate_gradient(
+    avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int, tol: float = 1e-10
+) -> torch.Tensor:
+    """Approximately solve ``A x = b`` for symmetric positive-definite ``A`` given ``v -> A v``."""
+    x = torch.zeros_like(b)
+    r = b.clone()
+    p = b.clone()
+    rr = r @ r
+    for _ in range(iters):
+        if rr < tol:
+            break
+        ap = avp(p)
+        alpha = rr / (p @ ap)
+        x = x + alpha * p
+        r = r - alpha * ap
+        rr_new = r @ r
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return x
+
+
+def hessian_vector_product(
+    f: torch.Tensor, params: Sequence[torch.Tensor], damping: float = 0.0
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``v -> (∇² f + damping I) v`` by double back-propagation; ``∇f`` is built once and reused.
+
+    ``f`` must have been computed with a graph that supports second derivatives (for MAML:
+    through the adaptation, built with ``create_graph``).
+    """
+    grad_f = flat_grad(f, params, create_graph=True)
+
+    def hvp(v: torch.Tensor) -> torch.Tensor:
+        return flat_grad(grad_f @ v, params, retain_graph=True) + damping * v
+
+    return hvp
+
+
+@dataclass
+class TRPOStats:
+    loss_before: float
+    loss_after: float
+    kl: float
+    line_search_steps: int  # backtracking steps taken; equals max steps when rejected
+    accepted: bool
+    step_fraction: float  # fraction of the full step taken (0 when rejected)
+    grad_norm: float
+
+
+def trpo_step(
+    params: Sequence[torch.Tensor],
+    objective: Callable[[bool], tuple[torch.Tensor, torch.Tensor]],
+    max_kl: float = 0.01,
+    cg_iters: int = 10,
+    cg_damping: float = 1e-5,
+    ls_steps: int = 15,
+    ls_backtrack: float = 0.8,
+) -> TRPOStats:
+    """Update the leaf tensors ``params`` in place.
+
+    ``objective(create_graph)`` returns ``(loss, kl)`` at the current values of ``params``; with
+    ``create_graph`` it must be twice differentiable; without, it is only evaluated (the line
+    search) and need not keep a graph to ``params``. The step
+    is rejected (parameters unchanged) when the gradient, the direction or every candidate of
+    the line search is non-finite, or no candidate improves the loss within ``max_kl``.
+    """
+    loss, kl = objective(True)
+    loss_before = loss.item()
+    g = flat_grad(loss, params, retain_graph=True)
+    fisher_vector = hessian_vector_product(kl, params, cg_damping)
+    del loss, kl
+    old = torch.cat([p.detach().reshape(-1) for p in params])
+    stats = TRPOStats(loss_before, loss_before, 0.0, ls_steps, False, 0.0, g.norm().item())
+    if not torch.isfinite(g).all():
+        return stats
+    direction = conjugate_gradient(fisher_vector, -g, cg_iters)
+    shs = 0.5 * (direction @ fisher_vector(direction))
+    del fisher_vector  # frees the second-order graph before the line search
+    if not (torch.isfinite(direction).all() and torch.isfinite(shs) and shs > 0):
+        return stats
+    full_step = direction * torch.sqrt(max_kl / shs)  # so that ½ xᵀHx = max_kl
+
+    for k in range(ls_steps):
+        fraction = ls_backtrack**k
+        _assign(params, old + fraction * full_step)
+        new_loss, new_kl = (x.item() for x in objective(False))
+        if math.isfinite(new_loss) and math.isfinite(new_kl):
+            if new_loss < loss_before and new_kl <= max_kl:
+                return TRPOStats(loss_before, new_loss, new_kl, k, True, fraction, stats.grad_norm)
+    _assign(params, old)
+    return stats
+
+
+def _assign(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
+    with torch.no_grad():
+        offset = 0
+        for p in params:
+            p.copy_(flat[offset : offset + p.numel()].view_as(p))
+            offset += p.numel()

@@ -1,0 +1,97 @@
+"""Conjugate gradient, Hessian-vector products through the adaptation, and the TRPO step."""
+
+import math
+
+import torch
+from test_adaptation import flat, unflat
+
+from metarl.adaptation import adapt, adapt_detached
+from metarl.objectives import mean_kl
+from metarl.trpo import conjugate_gradient, flat_grad, hessian_vector_product, trpo_step
+
+
+def test_conjugate_gradient_solves_a_known_spd_system():
+    g = torch.Generator().manual_seed(0)
+    m = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    a = m @ m.T + 6 * torch.eye(6, dtype=torch.float64)
+    b = torch.randn(6, generator=g, dtype=torch.float64)
+    x = conjugate_gradient(lambda v: a @ v, b, iters=6)
+    torch.testing.assert_close(x, torch.linalg.solve(a, b), rtol=1e-8, atol=1e-10)
+    # Fewer iterations than the dimension still reduce the residual.
+    x2 = conjugate_gradient(lambda v: a @ v, b, iters=2)
+    assert (a @ x2 - b).norm() < b.norm()
+
+
+def adapted_kl(policy, params, alpha, train, valid, old_params):
+    """Mean KL between the old adapted policy and the one adapted from ``params``."""
+    old_dist = policy.distribution(valid.by_task(valid.obs), old_params)
+    return mean_kl(policy, old_dist, adapt(policy, params, alpha, [train]), valid).mean()
+
+
+def test_hvp_through_the_adaptation_matches_finite_differences_of_the_gradient(tiny):
+    policy, params, train, valid = tiny
+    alpha = {"*": torch.tensor(0.5, dtype=torch.float64)}
+    # KL measured from a different old policy, so the gradient is non-zero as well.
+    shifted = {k: (v + 0.05).detach() for k, v in params.items()}
+    old = adapt_detached(policy, shifted, alpha, [train])
+    v = torch.randn(flat(params).numel(), generator=torch.Generator().manual_seed(4),
+                    dtype=torch.float64)
+    hvp = hessian_vector_product(adapted_kl(policy, params, alpha, train, valid, old),
+                                 list(params.values()), damping=0.1)
+
+    def grad_at(x):
+        p = unflat(x, params)
+        return flat_grad(adapted_kl(policy, p, alpha, train, valid, old), list(p.values()))
+
+    eps = 1e-5
+    x = flat(params)
+    fd = (grad_at(x + eps * v) - grad_at(x - eps * v)) / (2 * eps)
+    torch.testing.assert_close(hvp(v), fd + 0.1 * v, rtol=1e-5, atol=1e-8)
+
+
+def quadratic_problem(a, c, x):
+    """loss = c·x, KL = ½ xᵀ A x around the start x = 0."""
+
+    def objective(create_graph):
+        return c @ x, 0.5 * x @ (a @ x)
+
+    return objective
+
+
+def test_trpo_step_is_scaled_to_max_kl_and_improves():
+    a = torch.diag(torch.tensor([1.0, 4.0, 9.0], dtype=torch.float64))
+    c = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    stats = trpo_step([x], quadratic_problem(a, c, x), max_kl=0.01, cg_iters=3, cg_damping=0.0)
+    assert stats.accepted and stats.loss_after < stats.loss_before
+    # The full step has ½ xᵀAx = max_kl exactly; rounding may make it a hair above the bound,
+    # in which case the first backtracking step is taken.
+    assert stats.line_search_steps <= 1
+    assert math.isclose(stats.kl / stats.step_fraction**2, 0.01, rel_tol=1e-9)
+    # The natural-gradient direction: -A⁻¹c, scaled.
+    direction = -torch.linalg.solve(a, c)
+    torch.testing.assert_close(x.detach() / x.detach().norm(), direction / direction.norm())
+
+
+def test_trpo_backtracks_and_rejects_non_finite_steps():
+    x = torch.tensor([0.5, -0.5], dtype=torch.float64, requires_grad=True)
+    calls = {"n": 0}
+
+    def objective(create_graph):
+        calls["n"] += 1
+        loss = (x**2).sum()
+        if not create_graph:  # every candidate of the line search is non-finite
+            loss = loss * float("nan")
+        return loss, 0.5 * ((x - x.detach()) ** 2).sum()
+
+    stats = trpo_step([x], objective, max_kl=0.01, ls_steps=4)
+    assert not stats.accepted and stats.step_fraction == 0.0
+    assert calls["n"] == 1 + 4
+    torch.testing.assert_close(x.detach(), torch.tensor([0.5, -0.5], dtype=torch.float64))
+
+
+def test_trpo_rejects_a_non_finite_gradient():
+    x = torch.tensor([1.0], requires_grad=True)
+    stats = trpo_step([x], lambda cg: (x.sqrt() * float("inf"), 0.5 * (x**2).sum()))
+    assert not stats.accepted
+    assert x.item() == 1.0
