@@ -40,7 +40,8 @@ class Navigation2DEnv(gym.Env):
         position: ``x_{t+1} = clip(x_t + clip(a_t), -bound, bound)``.
 
     Reward
-        ``distance``: ``-||x_{t+1} - goal||_2`` (the only term; ``info["distance"]`` is its negation).
+        ``distance``: ``-||x_{t+1} - goal||_2``, the only term (``info["distance"]`` is its
+        negation).
 
     Task distribution
         ``{"goal": (gx, gy)}`` with each coordinate uniform in ``[-goal_range, goal_range]``
@@ -53,7 +54,8 @@ class Navigation2DEnv(gym.Env):
 
     Constructor arguments
         ``goal_range=0.5``, ``max_action=0.1``, ``goal_tolerance=0.01``, ``bound=10.0`` (the arena
-        half-width: the position is clipped to it, which the paper's 100 steps of at most 0.1 never reach).
+        half-width: the position is clipped to it, which the paper's 100 steps of at most 0.1 never
+        reach).
 
     ``Navigation2DVector`` advances many copies at once with numpy (one task per copy); it is the
     ``vector_entry_point`` that ``gymnasium.make_vec`` and the metarl sampler use.

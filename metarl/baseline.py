@@ -1,6 +1,7 @@
 """Linear feature baseline (Duan et al. 2016), one ridge regression per task, batched.
 
-``V(s_t) = w_n · φ(s_t, t)`` with ``φ = [clip(s, ±10), clip(s, ±10)², t/100, (t/100)², (t/100)³, 1]``,
+``V(s_t) = w_n · φ(s_t, t)`` with
+``φ = [clip(s, ±10), clip(s, ±10)², t/100, (t/100)², (t/100)³, 1]``,
 ``w_n = argmin_w Σ_valid (w·φ - G_t)² + ridge ||w||²`` fitted on task ``n``'s episodes.
 """
 
@@ -16,7 +17,9 @@ def features(obs: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.cat([o, o * o, al, al**2, al**3, torch.ones_like(al)], dim=-1)
 
 
-def fit(phi: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, ridge: float) -> torch.Tensor:
+def fit(
+    phi: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, ridge: float
+) -> torch.Tensor:
     """Weighted ridge regression per task.
 
     ``phi`` ``[N, M, F]``, ``targets`` and ``weights`` ``[N, M]`` -> coefficients ``[N, F]``.
@@ -32,7 +35,9 @@ def fit(phi: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, ridge: 
         if (info == 0).all() and torch.isfinite(coef).all():
             return coef.squeeze(-1).float()
         ridge *= 10
-    raise FloatingPointError("linear baseline: the regression stayed singular with ridge up to 1e5x")
+    raise FloatingPointError(
+        "linear baseline: the regression stayed singular with ridge up to 1e5x"
+    )
 
 
 def predict(coef: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:

@@ -59,7 +59,9 @@ def load(path: str | Path) -> dict:
             f"plain data: {first})"
         ) from None
     except Exception as e:  # truncated zip, wrong magic number, ...
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({type(e).__name__}: {e})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a metarl checkpoint (expected format {FORMAT})")
     missing = [k for k in REQUIRED if k not in state]

@@ -1,4 +1,4 @@
-"""``metarl train | evaluate``: the command line over :mod:`metarl.trainer` and :mod:`metarl.evaluate`."""
+"""``metarl train | evaluate``: the command line over the trainer and the evaluation."""
 
 from __future__ import annotations
 
@@ -18,20 +18,29 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="meta-train a policy")
-    train.add_argument("config", nargs="?", help="YAML config (default: 2D navigation, paper settings)")
+    train.add_argument(
+        "config", nargs="?", help="YAML config (default: 2D navigation, paper settings)"
+    )
     train.add_argument("--run-dir", help="output folder (default: runs/<config>-<time>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     train.add_argument("--seed", type=int)
     train.add_argument("--iterations", type=int, help="total meta-iterations")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a config key, e.g. --set inner.lr=0.5 (repeatable)")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set inner.lr=0.5 (repeatable)",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ev = sub.add_parser("evaluate", help="0..K-step returns on held-out tasks -> evaluation.json")
     ev.add_argument("run_dir")
     ev.add_argument("--tasks", type=int, help="held-out tasks (default: the run's eval.tasks, 40)")
     ev.add_argument("--steps", type=int, help="gradient steps (default: eval.steps, 3)")
-    ev.add_argument("--episodes", type=int, help="episodes per task and step (default: eval.episodes)")
+    ev.add_argument(
+        "--episodes", type=int, help="episodes per task and step (default: eval.episodes)"
+    )
     ev.add_argument("--seed", type=int, help="seed of the held-out tasks (default: eval.seed)")
     ev.add_argument("--checkpoint", default="latest", help="checkpoint name in RUN_DIR/checkpoints")
     return parser
@@ -50,7 +59,9 @@ def _train(args) -> None:
             raise ConfigError("--resume takes only --iterations (the run's config.yaml is kept)")
         config = None
         if args.iterations is not None:
-            config = load_config(Path(args.resume) / "config.yaml", [f"iterations={args.iterations}"])
+            config = load_config(
+                Path(args.resume) / "config.yaml", [f"iterations={args.iterations}"]
+            )
         run_dir = train(config, args.resume, resume=True, progress=not args.no_progress)
     else:
         config = load_config(args.config, overrides)
@@ -68,7 +79,9 @@ def _evaluate(args) -> None:
             raise ConfigError(f"--{name}: must be >= 1, got {getattr(args, name)}")
     if args.steps is not None and args.steps < 0:
         raise ConfigError(f"--steps: must be >= 0, got {args.steps}")
-    report = evaluate(args.run_dir, args.tasks, args.steps, args.episodes, args.seed, args.checkpoint)
+    report = evaluate(
+        args.run_dir, args.tasks, args.steps, args.episodes, args.seed, args.checkpoint
+    )
     print(json.dumps(report))
     print(f"written to {Path(args.run_dir) / 'evaluation.json'}")
 

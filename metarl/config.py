@@ -50,6 +50,9 @@ class TRPOConfig:
     cg_damping: float = 1e-5
     ls_steps: int = 15
     ls_backtrack: float = 0.8
+    # Fraction of the meta-batch's tasks whose KL gives the CG curvature; 1.0 is exact. The
+    # mean KL is an average over tasks, so a random subset's Hessian is an unbiased estimate.
+    curvature_tasks: float = 1.0
 
 
 @dataclass
@@ -105,6 +108,7 @@ _RANGES = [
     ("trpo.cg_damping", lambda c: c.trpo.cg_damping >= 0, ">= 0"),
     ("trpo.ls_steps", lambda c: c.trpo.ls_steps >= 1, ">= 1"),
     ("trpo.ls_backtrack", lambda c: 0 < c.trpo.ls_backtrack < 1, "in (0, 1)"),
+    ("trpo.curvature_tasks", lambda c: 0 < c.trpo.curvature_tasks <= 1, "in (0, 1]"),
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),

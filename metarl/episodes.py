@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -56,6 +58,21 @@ class Episodes:
         """The inverse of ``by_task``: ``[N, T * E, ...]`` -> ``[T, B, ...]``."""
         x = x.reshape(self.num_tasks, self.horizon, -1, *x.shape[2:]).transpose(0, 1)
         return x.reshape(self.horizon, -1, *x.shape[3:])
+
+    def select_tasks(self, tasks: Sequence[int]) -> Episodes:
+        """The episodes of the given task indices only (columns copied, task order as given)."""
+        e = self.episodes_per_task
+        cols = torch.cat([torch.arange(n * e, (n + 1) * e) for n in tasks])
+        per_step = ("obs", "actions", "rewards", "mask") + (
+            ("advantages",) if self.advantages is not None else ()
+        )
+        return dataclasses.replace(
+            self,
+            **{name: getattr(self, name)[:, cols] for name in per_step},
+            last_obs=self.last_obs[cols],
+            terminated=self.terminated[cols],
+            num_tasks=len(tasks),
+        )
 
     def task_returns(self) -> torch.Tensor:
         """``[N]`` mean undiscounted episode return of each task."""
@@ -119,7 +136,9 @@ def compute_advantages(
     t = torch.arange(T, dtype=torch.float32).unsqueeze(1).expand(T, B)
     phi = baseline.features(episodes.obs, t)
     targets = discounted_returns(episodes.rewards, mask, gamma)
-    coef = baseline.fit(episodes.by_task(phi), episodes.by_task(targets), episodes.by_task(mask), ridge)
+    coef = baseline.fit(
+        episodes.by_task(phi), episodes.by_task(targets), episodes.by_task(mask), ridge
+    )
     values = episodes.from_task(baseline.predict(coef, episodes.by_task(phi)))
 
     final_values = torch.zeros(B)

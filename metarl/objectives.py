@@ -7,7 +7,7 @@ a masked mean over that task's ``T * E`` samples.
 from __future__ import annotations
 
 import torch
-from torch.distributions import kl_divergence
+from torch.distributions import Independent, kl_divergence
 
 from metarl.episodes import Episodes
 from metarl.policy import GaussianMLP, Params
@@ -20,7 +20,9 @@ def _task_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def task_log_probs(policy: GaussianMLP, params: Params, episodes: Episodes) -> torch.Tensor:
     """``log π_θn(a|s)`` for each task's samples with that task's parameters: ``[N, T * E]``."""
-    return policy.log_prob(episodes.by_task(episodes.obs), episodes.by_task(episodes.actions), params)
+    return policy.log_prob(
+        episodes.by_task(episodes.obs), episodes.by_task(episodes.actions), params
+    )
 
 
 def pg_loss(policy: GaussianMLP, params: Params, episodes: Episodes) -> torch.Tensor:
@@ -30,16 +32,17 @@ def pg_loss(policy: GaussianMLP, params: Params, episodes: Episodes) -> torch.Te
     return -_task_mean(log_probs * adv, mask)
 
 
-def surrogate_loss(
-    policy: GaussianMLP, params: Params, episodes: Episodes, old_log_probs: torch.Tensor
-) -> torch.Tensor:
-    """TRPO's importance-sampled loss per task: ``-mean_t exp(log π - log π_old) A_t``, ``[N]``."""
-    ratio = torch.exp(task_log_probs(policy, params, episodes) - old_log_probs)
+def surrogate_and_kl(
+    policy: GaussianMLP, params: Params, episodes: Episodes, old_dist: Independent
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """TRPO's loss and constraint per task, from one forward pass; each ``[N]``.
+
+    ``loss_n = -mean_t exp(log π_θ(a_t|s_t) - log π_old(a_t|s_t)) A_t`` (importance-sampled
+    policy gradient) and ``kl_n = mean_t KL(π_old(·|s_t) || π_θ(·|s_t))``; ``old_dist`` is the
+    sampling policy on ``episodes.by_task(obs)`` (batch shape ``[N, T * E]``).
+    """
+    obs, actions = episodes.by_task(episodes.obs), episodes.by_task(episodes.actions)
     adv, mask = episodes.by_task(episodes.advantages), episodes.by_task(episodes.mask)
-    return -_task_mean(ratio * adv, mask)
-
-
-def mean_kl(policy: GaussianMLP, old_dist, params: Params, episodes: Episodes) -> torch.Tensor:
-    """``mean_t KL(π_old(·|s_t) || π_θ(·|s_t))`` per task, ``[N]``; ``old_dist`` over ``[N, T*E]``."""
-    new_dist = policy.distribution(episodes.by_task(episodes.obs), params)
-    return _task_mean(kl_divergence(old_dist, new_dist), episodes.by_task(episodes.mask))
+    new_dist = policy.distribution(obs, params)
+    ratio = torch.exp(new_dist.log_prob(actions) - old_dist.log_prob(actions))
+    return -_task_mean(ratio * adv, mask), _task_mean(kl_divergence(old_dist, new_dist), mask)

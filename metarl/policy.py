@@ -46,13 +46,13 @@ class GaussianMLP:
         return params
 
     def distribution(self, obs: torch.Tensor, params: Params) -> Independent:
-        """The action distribution for ``obs`` ``[..., obs_dim]``; batch shape ``obs.shape[:-1]``."""
+        """The action distribution at ``obs`` ``[..., obs_dim]``, batch shape ``obs.shape[:-1]``."""
         act = ACTIVATIONS[self.activation]
         n_layers = len(self.hidden) + 1
         h = obs
         for i in range(n_layers):
             weight, bias = params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]
-            # [..., in] @ [(N,) in, out] + [(N,) 1, out]: one expression for shared and per-task params.
+            # [..., in] @ [(N,) in, out] + [(N,) 1, out]: one line for shared and per-task θ.
             h = h @ weight.transpose(-1, -2) + bias.unsqueeze(-2)
             if i < n_layers - 1:
                 h = act(h)

@@ -19,7 +19,7 @@ from metarl.policy import GaussianMLP, Params
 
 
 def make_vector_env(env_id: str, num_envs: int, horizon: int, env_kwargs: dict | None = None):
-    """A vector env of ``num_envs`` copies with autoreset disabled and the time limit ``horizon``."""
+    """A vector env of ``num_envs`` copies, autoreset disabled, time limit ``horizon``."""
     kwargs = dict(env_kwargs or {})
     if gym.spec(env_id).vector_entry_point is not None:
         return gym.make_vec(env_id, num_envs, max_episode_steps=horizon, **kwargs)
@@ -79,7 +79,7 @@ class Sampler:
         seeds: np.ndarray,
         generator: torch.Generator,
     ) -> Episodes:
-        """``params`` shared (``[...]``) or per task (``[N, ...]``); ``seeds`` ``[N * episodes]``."""
+        """``params`` shared ``[...]`` or per task ``[N, ...]``; ``seeds`` ``[N * episodes]``."""
         n = len(tasks)
         B, T = n * episodes, self.horizon
         vec = self.vector_env(B)

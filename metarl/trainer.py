@@ -28,10 +28,10 @@ from metarl import checkpoint
 from metarl.adaptation import adapt, adapt_detached, init_step_sizes
 from metarl.config import Config, ConfigError, from_dict, save_config, to_dict
 from metarl.episodes import Episodes, compute_advantages
-from metarl.objectives import mean_kl, surrogate_loss
+from metarl.objectives import surrogate_and_kl
 from metarl.policy import GaussianMLP, Params
 from metarl.sampler import Sampler
-from metarl.trpo import trpo_step
+from metarl.trpo import TRPOStats, trpo_step
 
 PROGRESS_COLUMNS = [
     "iteration", "env_steps", "return_pre", "return_post", "kl", "surrogate_before",
@@ -134,7 +134,7 @@ def learner_from_state(state: dict, config: Config | None = None) -> Learner:
 
 
 def load_learner(run_dir: str | Path, name: str = "latest") -> Learner:
-    """The learner saved in ``run_dir/checkpoints/<name>.pt`` (``name``: latest, iter_000100, ...)."""
+    """The learner saved in ``run_dir/checkpoints/<name>.pt`` (latest, iter_000100, ...)."""
     return learner_from_state(checkpoint.load(Path(run_dir) / "checkpoints" / f"{name}.pt"))
 
 
@@ -161,6 +161,53 @@ def collect(learner: Learner, params: Params, tasks: list[dict], episodes: int) 
     )
 
 
+def meta_step(
+    learner: Learner, train_episodes: list[Episodes], valid: Episodes, adapted: Params
+) -> TRPOStats:
+    """TRPO on ``θ`` (and ``α`` if learned) for the post-adaptation loss.
+
+    ``adapted`` are the per-task parameters that collected ``valid`` (the old policies).
+    """
+    cfg = learner.config
+
+    def post_adaptation(train, valid, old_dist, create_graph):
+        new = adapt(
+            learner.policy,
+            learner.params,
+            learner.step_sizes,
+            train,
+            first_order=cfg.inner.first_order,
+            create_graph=create_graph,
+        )
+        loss, kl = surrogate_and_kl(learner.policy, new, valid, old_dist)
+        return loss.mean(), kl.mean()
+
+    old_dist = learner.policy.distribution(valid.by_task(valid.obs), adapted)
+    curvature = None
+    if cfg.trpo.curvature_tasks < 1:
+        n = valid.num_tasks
+        tasks = learner.rng.choice(n, max(1, round(cfg.trpo.curvature_tasks * n)), replace=False)
+        sub_train = [eps.select_tasks(tasks) for eps in train_episodes]
+        sub_valid = valid.select_tasks(tasks)
+        sub_old = learner.policy.distribution(
+            sub_valid.by_task(sub_valid.obs), {k: v[tasks] for k, v in adapted.items()}
+        )
+
+        def curvature():
+            return post_adaptation(sub_train, sub_valid, sub_old, True)[1]
+
+    return trpo_step(
+        learner.meta_parameters,
+        lambda create_graph: post_adaptation(train_episodes, valid, old_dist, create_graph),
+        max_kl=cfg.trpo.max_kl,
+        cg_iters=cfg.trpo.cg_iters,
+        cg_damping=cfg.trpo.cg_damping,
+        ls_steps=cfg.trpo.ls_steps,
+        ls_backtrack=cfg.trpo.ls_backtrack,
+        curvature=curvature,
+    )
+
+
 def meta_iteration(learner: Learner) -> dict[str, float]:
     """One MAML-TRPO meta-iteration; updates ``learner`` in place and returns its metrics."""
     cfg = learner.config
@@ -174,39 +221,12 @@ def meta_iteration(learner: Learner) -> dict[str, float]:
         with _timed(times, "sample"):
             train_episodes.append(collect(learner, params, tasks, cfg.episodes))
         with _timed(times, "adapt"):
-            params = adapt_detached(
-                learner.policy, params, learner.step_sizes, train_episodes[-1:]
-            )
+            params = adapt_detached(learner.policy, params, learner.step_sizes, train_episodes[-1:])
     with _timed(times, "sample"):
         valid = collect(learner, params, tasks, cfg.episodes)
 
     with _timed(times, "meta"):
-        obs, actions = valid.by_task(valid.obs), valid.by_task(valid.actions)
-        old_dist = learner.policy.distribution(obs, params)
-        old_log_probs = old_dist.log_prob(actions)
-
-        def objective(create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
-            adapted = adapt(
-                learner.policy,
-                learner.params,
-                learner.step_sizes,
-                train_episodes,
-                first_order=cfg.inner.first_order,
-                create_graph=create_graph,
-            )
-            loss = surrogate_loss(learner.policy, adapted, valid, old_log_probs).mean()
-            kl = mean_kl(learner.policy, old_dist, adapted, valid).mean()
-            return loss, kl
-
-        stats = trpo_step(
-            learner.meta_parameters,
-            objective,
-            max_kl=cfg.trpo.max_kl,
-            cg_iters=cfg.trpo.cg_iters,
-            cg_damping=cfg.trpo.cg_damping,
-            ls_steps=cfg.trpo.ls_steps,
-            ls_backtrack=cfg.trpo.ls_backtrack,
-        )
+        stats = meta_step(learner, train_episodes, valid, params)
     learner.iteration += 1
     lr = torch.cat([v.detach().reshape(-1) for v in learner.step_sizes.values()]).mean()
     return {
@@ -246,7 +266,7 @@ TENSORBOARD_TAGS = {
 
 
 def _truncate_progress(path: Path, iteration: int) -> None:
-    """Keep the header and the rows of iterations ``<= iteration`` (a resumed run redoes the rest)."""
+    """Keep the header and the rows of iterations ``<= iteration``; the rest is redone."""
     if not path.exists():
         return
     with path.open(newline="") as f:
@@ -309,7 +329,9 @@ def train(
                 writer.add_scalar(tag, metrics[key], learner.iteration)
             writer.add_scalar("returns/env_steps", metrics["env_steps"], learner.iteration)
             bar.update(1)
-            bar.set_postfix(pre=f"{metrics['return_pre']:.1f}", post=f"{metrics['return_post']:.1f}")
+            bar.set_postfix(
+                pre=f"{metrics['return_pre']:.1f}", post=f"{metrics['return_post']:.1f}"
+            )
             periodic = learner.iteration % cfg.checkpoint_every == 0
             if periodic or learner.iteration == cfg.iterations:
                 checkpoint.save(last_state, ckpt_dir / "latest.pt")
@@ -317,7 +339,9 @@ def train(
                 checkpoint.save(last_state, ckpt_dir / f"iter_{learner.iteration:06d}.pt")
     except KeyboardInterrupt:
         checkpoint.save(last_state, ckpt_dir / "latest.pt")
-        tqdm.write(f"interrupted: saved iteration {last_state['iteration']} to {ckpt_dir}/latest.pt")
+        tqdm.write(
+            f"interrupted: saved iteration {last_state['iteration']} to {ckpt_dir}/latest.pt"
+        )
         raise
     finally:
         bar.close()

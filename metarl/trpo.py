@@ -18,10 +18,12 @@ import torch
 def flat_grad(y: torch.Tensor, xs: Sequence[torch.Tensor], **kwargs) -> torch.Tensor:
     """``∇_x y`` for a list of tensors, concatenated into one vector (zeros where unused)."""
     grads = torch.autograd.grad(y, xs, allow_unused=True, **kwargs)
-    return torch.cat([
-        (g if g is not None else torch.zeros_like(x)).reshape(-1)
-        for g, x in zip(grads, xs, strict=True)
-    ])
+    return torch.cat(
+        [
+            (g if g is not None else torch.zeros_like(x)).reshape(-1)
+            for g, x in zip(grads, xs, strict=True)
+        ]
+    )
 
 
 def conjugate_gradient(
@@ -80,6 +82,7 @@ def trpo_step(
     cg_damping: float = 1e-5,
     ls_steps: int = 15,
     ls_backtrack: float = 0.8,
+    curvature: Callable[[], torch.Tensor] | None = None,
 ) -> TRPOStats:
     """Update the leaf tensors ``params`` in place.
 
@@ -88,11 +91,15 @@ def trpo_step(
     search) and need not keep a graph to ``params``. The step
     is rejected (parameters unchanged) when the gradient, the direction or every candidate of
     the line search is non-finite, or no candidate improves the loss within ``max_kl``.
+    ``curvature()``, if given, returns the KL whose Hessian is used in CG instead of the
+    objective's (e.g. on a subsample of the data); the line search always checks the full KL.
     """
     loss, kl = objective(True)
     loss_before = loss.item()
     g = flat_grad(loss, params, retain_graph=True)
-    fisher_vector = hessian_vector_product(kl, params, cg_damping)
+    fisher_vector = hessian_vector_product(
+        kl if curvature is None else curvature(), params, cg_damping
+    )
     del loss, kl
     old = torch.cat([p.detach().reshape(-1) for p in params])
     stats = TRPOStats(loss_before, loss_before, 0.0, ls_steps, False, 0.0, g.norm().item())

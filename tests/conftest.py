@@ -29,9 +29,14 @@ def tiny():
     """policy, θ (float64 leaves), train and validation episodes for 3 tasks."""
     policy = GaussianMLP(obs_dim=3, act_dim=2, hidden=(5,), activation="tanh", init_std=0.8)
     params = policy.init_params(torch.Generator().manual_seed(0))
-    params = {k: (v.double() + 0.1 * torch.randn(v.shape, dtype=torch.float64,
-                                                  generator=torch.Generator().manual_seed(1)))
-              .requires_grad_() for k, v in params.items()}
+    params = {
+        k: (
+            v.double()
+            + 0.1
+            * torch.randn(v.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        ).requires_grad_()
+        for k, v in params.items()
+    }
     train = random_episodes(3, 2, 4, 3, 2, seed=2)
     valid = random_episodes(3, 2, 4, 3, 2, seed=3)
     return policy, params, train, valid

@@ -1,9 +1,11 @@
 """The meta-gradient through the inner loop against finite differences."""
 
+import pytest
 import torch
+from torch.distributions import Independent, Normal
 
 from metarl.adaptation import adapt, adapt_detached, init_step_sizes
-from metarl.objectives import pg_loss, surrogate_loss
+from metarl.objectives import pg_loss, surrogate_and_kl
 from metarl.trpo import flat_grad
 
 
@@ -20,10 +22,15 @@ def unflat(vector, like):
 
 
 def meta_objective(policy, params, step_sizes, train, valid, first_order=False, steps=1):
-    old = torch.zeros(valid.num_tasks, valid.obs.shape[0] * valid.episodes_per_task,
-                      dtype=torch.float64)
     adapted = adapt(policy, params, step_sizes, [train] * steps, first_order=first_order)
-    return surrogate_loss(policy, adapted, valid, old).mean()
+    return surrogate_and_kl(policy, adapted, valid, old_policy(policy, valid))[0].mean()
+
+
+def old_policy(policy, valid):
+    """A fixed sampling distribution on ``valid``: unit-variance Gaussians around 0.1."""
+    shape = (valid.num_tasks, valid.obs.shape[0] * valid.episodes_per_task, policy.act_dim)
+    mean = torch.full(shape, 0.1, dtype=torch.float64)
+    return Independent(Normal(mean, torch.ones_like(mean)), 1)
 
 
 def finite_difference(f, x, eps=1e-6):
@@ -35,17 +42,17 @@ def finite_difference(f, x, eps=1e-6):
     return grad
 
 
-def test_second_order_meta_gradient_matches_finite_differences(tiny):
+@pytest.mark.parametrize("steps", [1, 2])
+def test_second_order_meta_gradient_matches_finite_differences(tiny, steps):
     policy, params, train, valid = tiny
     alpha = {"*": torch.tensor(0.5, dtype=torch.float64)}
-    for steps in (1, 2):
-        loss = meta_objective(policy, params, alpha, train, valid, steps=steps)
-        grad = flat_grad(loss, list(params.values()))
-        fd = finite_difference(
-            lambda x: meta_objective(policy, unflat(x, params), alpha, train, valid, steps=steps),
-            flat(params),
-        )
-        torch.testing.assert_close(grad, fd, rtol=1e-6, atol=1e-8)
+    loss = meta_objective(policy, params, alpha, train, valid, steps=steps)
+    grad = flat_grad(loss, list(params.values()))
+    fd = finite_difference(
+        lambda x: meta_objective(policy, unflat(x, params), alpha, train, valid, steps=steps),
+        flat(params),
+    )
+    torch.testing.assert_close(grad, fd, rtol=1e-6, atol=1e-8)
 
 
 def test_first_order_drops_the_hessian_term(tiny):
@@ -54,32 +61,32 @@ def test_first_order_drops_the_hessian_term(tiny):
     loss = meta_objective(policy, params, alpha, train, valid, first_order=True)
     fo = flat_grad(loss, list(params.values()))
     # FOMAML: the post-adaptation gradient taken at θ' and summed into θ (mean over tasks).
-    adapted = {k: v.detach().requires_grad_() for k, v in
-               adapt_detached(policy, params, alpha, [train]).items()}
-    old = torch.zeros(3, 8, dtype=torch.float64)
-    post = surrogate_loss(policy, adapted, valid, old).mean()
-    expected = torch.cat([g.sum(0).reshape(-1) for g in
-                          torch.autograd.grad(post, list(adapted.values()))])
+    adapted = {
+        k: v.detach().requires_grad_()
+        for k, v in adapt_detached(policy, params, alpha, [train]).items()
+    }
+    post = surrogate_and_kl(policy, adapted, valid, old_policy(policy, valid))[0].mean()
+    expected = torch.cat(
+        [g.sum(0).reshape(-1) for g in torch.autograd.grad(post, list(adapted.values()))]
+    )
     torch.testing.assert_close(fo, expected)
     full = flat_grad(meta_objective(policy, params, alpha, train, valid), list(params.values()))
     assert (fo - full).norm() > 1e-3 * full.norm()
 
 
-def test_learned_step_sizes_get_the_finite_difference_gradient(tiny):
+@pytest.mark.parametrize("mode", ["scalar", "layer", "param"])
+@pytest.mark.parametrize("first_order", [False, True])
+def test_learned_step_sizes_get_the_finite_difference_gradient(tiny, mode, first_order):
     policy, params, train, valid = tiny
-    for mode in ("scalar", "layer", "param"):
-        alpha = {k: v.double().requires_grad_() for k, v in
-                 init_step_sizes(params, 0.3, mode).items()}
-        for first_order in (False, True):
-            loss = meta_objective(policy, params, alpha, train, valid, first_order=first_order)
-            grad = flat_grad(loss, list(alpha.values()))
-            fd = finite_difference(
-                lambda x, fo=first_order: meta_objective(
-                    policy, params, unflat(x, alpha), train, valid, first_order=fo),
-                flat(alpha),
-            )
-            # α's gradient is exact in both modes: first_order only drops ∂²L/∂θ².
-            torch.testing.assert_close(grad, fd, rtol=1e-6, atol=1e-8)
+    alpha = {k: v.double().requires_grad_() for k, v in init_step_sizes(params, 0.3, mode).items()}
+    loss = meta_objective(policy, params, alpha, train, valid, first_order=first_order)
+    grad = flat_grad(loss, list(alpha.values()))
+    fd = finite_difference(
+        lambda x: meta_objective(policy, params, unflat(x, alpha), train, valid, first_order),
+        flat(alpha),
+    )
+    # α's gradient is exact in both modes: first_order only drops ∂²L/∂θ².
+    torch.testing.assert_close(grad, fd, rtol=1e-6, atol=1e-8)
 
 
 def test_adaptation_is_a_gradient_step_per_task(tiny):
@@ -88,8 +95,9 @@ def test_adaptation_is_a_gradient_step_per_task(tiny):
     adapted = adapt_detached(policy, params, alpha, [train], scales=[0.5])
     for n in range(train.num_tasks):
         one = {k: v.detach().requires_grad_() for k, v in params.items()}
-        loss = pg_loss(policy, {k: v.expand(train.num_tasks, *v.shape) for k, v in one.items()},
-                       train)[n]
+        loss = pg_loss(
+            policy, {k: v.expand(train.num_tasks, *v.shape) for k, v in one.items()}, train
+        )[n]
         grads = torch.autograd.grad(loss, list(one.values()))
         for (k, v), g in zip(one.items(), grads, strict=True):
             torch.testing.assert_close(adapted[k][n], v - 0.25 * g)

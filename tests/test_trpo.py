@@ -6,7 +6,7 @@ import torch
 from test_adaptation import flat, unflat
 
 from metarl.adaptation import adapt, adapt_detached
-from metarl.objectives import mean_kl
+from metarl.objectives import surrogate_and_kl
 from metarl.trpo import conjugate_gradient, flat_grad, hessian_vector_product, trpo_step
 
 
@@ -25,7 +25,8 @@ def test_conjugate_gradient_solves_a_known_spd_system():
 def adapted_kl(policy, params, alpha, train, valid, old_params):
     """Mean KL between the old adapted policy and the one adapted from ``params``."""
     old_dist = policy.distribution(valid.by_task(valid.obs), old_params)
-    return mean_kl(policy, old_dist, adapt(policy, params, alpha, [train]), valid).mean()
+    adapted = adapt(policy, params, alpha, [train])
+    return surrogate_and_kl(policy, adapted, valid, old_dist)[1].mean()
 
 
 def test_hvp_through_the_adaptation_matches_finite_differences_of_the_gradient(tiny):
@@ -34,10 +35,12 @@ def test_hvp_through_the_adaptation_matches_finite_differences_of_the_gradient(t
     # KL measured from a different old policy, so the gradient is non-zero as well.
     shifted = {k: (v + 0.05).detach() for k, v in params.items()}
     old = adapt_detached(policy, shifted, alpha, [train])
-    v = torch.randn(flat(params).numel(), generator=torch.Generator().manual_seed(4),
-                    dtype=torch.float64)
-    hvp = hessian_vector_product(adapted_kl(policy, params, alpha, train, valid, old),
-                                 list(params.values()), damping=0.1)
+    v = torch.randn(
+        flat(params).numel(), generator=torch.Generator().manual_seed(4), dtype=torch.float64
+    )
+    hvp = hessian_vector_product(
+        adapted_kl(policy, params, alpha, train, valid, old), list(params.values()), damping=0.1
+    )
 
     def grad_at(x):
         p = unflat(x, params)

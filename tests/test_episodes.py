@@ -1,0 +1,94 @@
+"""Returns, GAE with termination and truncation, advantage normalisation."""
+
+import torch
+
+from metarl.episodes import Episodes, compute_advantages, discounted_returns, gae
+
+
+def test_gae_against_a_hand_computed_example_with_truncation():
+    # Two episodes, horizon 3. Column 0 is truncated by the time limit after 3 steps and is
+    # bootstrapped with V(s_3) = 10; column 1 terminates after 2 steps (value 0 afterwards).
+    rewards = torch.tensor([[1.0, 2.0], [1.0, 3.0], [1.0, 0.0]])
+    values = torch.tensor([[0.5, 1.0], [0.5, 2.0], [0.5, 0.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    final = torch.tensor([10.0, 0.0])
+    g, lam = 0.9, 0.5
+    # Column 0: δ0 = 1 + .9*.5 - .5 = .95, δ1 = .95, δ2 = 1 + .9*10 - .5 = 9.5
+    a02 = 9.5
+    a01 = 0.95 + g * lam * a02
+    a00 = 0.95 + g * lam * a01
+    # Column 1: δ0 = 2 + .9*2 - 1 = 2.8, δ1 = 3 + 0 - 2 = 1.0 (terminated: no bootstrap)
+    a11 = 1.0
+    a10 = 2.8 + g * lam * a11
+    expected = torch.tensor([[a00, a10], [a01, a11], [a02, 0.0]])
+    torch.testing.assert_close(gae(rewards, values, final, mask, g, lam), expected)
+
+
+def test_discounted_returns_stop_at_episode_end():
+    rewards = torch.tensor([[1.0, 1.0], [2.0, 5.0], [3.0, 0.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    expected = torch.tensor([[1 + 0.5 * 2 + 0.25 * 3, 1 + 0.5 * 5], [2 + 0.5 * 3, 5.0], [3.0, 0]])
+    torch.testing.assert_close(discounted_returns(rewards, mask, 0.5), expected)
+
+
+def _episodes(terminated):
+    g = torch.Generator().manual_seed(0)
+    T, N, E = 5, 2, 3
+    mask = torch.ones(T, N * E)
+    mask[3:, 1] = 0
+    return Episodes(
+        obs=torch.randn(T, N * E, 2, generator=g),
+        actions=torch.randn(T, N * E, 2, generator=g),
+        rewards=torch.randn(T, N * E, generator=g) * mask,
+        mask=mask,
+        last_obs=torch.randn(N * E, 2, generator=g),
+        terminated=terminated,
+        num_tasks=N,
+    )
+
+
+def test_advantages_are_normalised_per_task_and_zero_outside_episodes():
+    eps = compute_advantages(_episodes(torch.zeros(6, dtype=torch.bool)), 0.99, 1.0)
+    adv, mask = eps.by_task(eps.advantages), eps.by_task(eps.mask)
+    for n in range(2):
+        valid = adv[n][mask[n] > 0]
+        torch.testing.assert_close(valid.mean(), torch.tensor(0.0), atol=1e-5, rtol=0)
+        torch.testing.assert_close(valid.std(unbiased=False), torch.tensor(1.0), atol=1e-4, rtol=0)
+    assert (eps.advantages[eps.mask == 0] == 0).all()
+
+
+def test_bootstrap_applies_to_truncated_episodes_only():
+    trunc = compute_advantages(
+        _episodes(torch.zeros(6, dtype=torch.bool)), 0.99, 1.0, normalize=False
+    )
+    term = compute_advantages(
+        _episodes(torch.ones(6, dtype=torch.bool)), 0.99, 1.0, normalize=False
+    )
+    off = compute_advantages(
+        _episodes(torch.zeros(6, dtype=torch.bool)),
+        0.99,
+        1.0,
+        normalize=False,
+        bootstrap_truncated=False,
+    )
+    torch.testing.assert_close(term.advantages, off.advantages)
+    assert not torch.allclose(trunc.advantages, off.advantages)
+
+
+def test_by_task_and_from_task_are_inverse():
+    eps = _episodes(torch.zeros(6, dtype=torch.bool))
+    x = torch.arange(5 * 6.0).reshape(5, 6)
+    per_task = eps.by_task(x)
+    assert per_task.shape == (2, 15)
+    # Task 1 holds columns 3, 4, 5.
+    torch.testing.assert_close(per_task[1].reshape(5, 3), x[:, 3:])
+    torch.testing.assert_close(eps.from_task(per_task), x)
+
+
+def test_select_tasks_keeps_each_tasks_columns():
+    eps = compute_advantages(_episodes(torch.zeros(6, dtype=torch.bool)), 0.99, 1.0)
+    sub = eps.select_tasks([1])
+    assert sub.num_tasks == 1 and sub.episodes_per_task == 3
+    torch.testing.assert_close(sub.obs, eps.obs[:, 3:])
+    torch.testing.assert_close(sub.advantages, eps.advantages[:, 3:])
+    torch.testing.assert_close(sub.last_obs, eps.last_obs[3:])
