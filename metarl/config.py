@@ -171,15 +171,34 @@ def validate(config: Config) -> None:
             for part in key.split("."):
                 value = getattr(value, part)
             raise ConfigError(f"{key}: must be {allowed}, got {value!r}")
+    registered_id(config.env)
+
+
+def registered_id(env: str) -> str:
+    """The Gymnasium id of ``env``, importing ``module`` first for ``"module:Name-v0"`` ids.
+
+    The ``module:`` prefix is Gymnasium's own way to name a family that registers on import,
+    so runs of your own families can be resumed and evaluated from the command line.
+    """
+    import importlib
+
     import gymnasium as gym
 
     import metarl.envs  # noqa: F401  (registers the families)
 
-    if config.env not in gym.registry:
+    module, _, name = env.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ConfigError(f"env: cannot import {module!r} to register {name!r} ({e})") from None
+    if name not in gym.registry:
         families = ", ".join(sorted(k for k in gym.registry if k.startswith("metarl/")))
         raise ConfigError(
-            f"env: {config.env!r} is not a registered Gymnasium id (metarl families: {families})"
+            f"env: {env!r} is not a registered Gymnasium id (metarl families: {families}; "
+            "your own: 'your.module:Name-v0')"
         )
+    return name
 
 
 def parse_override(text: str) -> tuple[list[str], object]:

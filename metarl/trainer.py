@@ -26,7 +26,7 @@ from tqdm import tqdm
 import metarl.envs  # noqa: F401  (registers the families)
 from metarl import checkpoint
 from metarl.adaptation import adapt, adapt_detached, init_step_sizes
-from metarl.config import Config, ConfigError, from_dict, save_config, to_dict
+from metarl.config import Config, ConfigError, from_dict, registered_id, save_config, to_dict
 from metarl.episodes import Episodes, compute_advantages
 from metarl.objectives import surrogate_and_kl
 from metarl.policy import GaussianMLP, Params
@@ -41,7 +41,7 @@ PROGRESS_COLUMNS = [
 
 
 def horizon_of(config: Config) -> int:
-    horizon = config.horizon or gym.spec(config.env).max_episode_steps
+    horizon = config.horizon or gym.spec(registered_id(config.env)).max_episode_steps
     if horizon is None:
         raise ConfigError(f"horizon: {config.env} registers no max_episode_steps; set horizon")
     return horizon
@@ -85,7 +85,7 @@ def make_learner(config: Config) -> Learner:
     """A fresh learner: policy initialised from ``config.seed``."""
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    family = gym.make(config.env, **config.env_kwargs).unwrapped
+    family = gym.make(registered_id(config.env), **config.env_kwargs).unwrapped
     for attr in ("sample_tasks", "set_task"):
         if not callable(getattr(family, attr, None)):
             raise ConfigError(f"env: {config.env} is not a task family (it has no {attr} method)")
@@ -106,7 +106,7 @@ def make_learner(config: Config) -> Learner:
         params=params,
         step_sizes=step_sizes,
         family=family,
-        sampler=Sampler(config.env, horizon_of(config), config.env_kwargs),
+        sampler=Sampler(registered_id(config.env), horizon_of(config), config.env_kwargs),
         rng=np.random.default_rng([config.seed, 0]),
         generator=generator,
     )

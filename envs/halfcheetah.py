@@ -1,0 +1,163 @@
+"""HalfCheetah velocity and direction tasks (Finn et al. 2017, section 5.3) on official MuJoCo."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .mujoco_family import Data, MujocoTaskEnv, MujocoVectorEnv
+
+_TORSO = 1  # body id of "torso" in half_cheetah.xml (body 0 is the world)
+
+
+class HalfCheetahEnv(MujocoTaskEnv):
+    """The planar cheetah shared by the two task families: model, observation and control cost.
+
+    A family adds ``forward_reward(x_velocity, task)`` and its task distribution.
+    """
+
+    xml_file = "half_cheetah.xml"
+    fields = ("qpos", "qvel", "subtree_com")
+
+    def __init__(self, ctrl_cost_weight: float = 0.05, **kwargs):
+        self.ctrl_cost_weight = ctrl_cost_weight
+        super().__init__(**kwargs)
+
+    def forward_reward(self, x_velocity: np.ndarray, task: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``[n]`` reward for the torso's forward velocity ``x_velocity`` ``[n]``."""
+        raise NotImplementedError
+
+    def observation(self, data: Data) -> np.ndarray:
+        qpos, qvel = data["qpos"], data["qvel"]
+        com = data["subtree_com"][:, _TORSO]
+        return np.concatenate([qpos[:, 1:], qvel, com], axis=1).astype(np.float32)
+
+    def reward(self, qpos_before, data, actions, task):
+        x_velocity = (data["qpos"][:, 0] - qpos_before[:, 0]) / self.dt
+        forward = self.forward_reward(x_velocity, task)
+        ctrl = -self.ctrl_cost_weight * np.square(actions).sum(axis=1)
+        terms = {"reward_forward": forward, "reward_ctrl": ctrl, "x_velocity": x_velocity}
+        return forward + ctrl, np.zeros(len(actions), bool), terms
+
+
+class HalfCheetahVelEnv(HalfCheetahEnv):
+    """HalfCheetahVel: run at a target forward velocity (Finn et al. 2017, section 5.3).
+
+    Observation (``Box(float32 min, float32 max, (20,))``, as the paper's rllab HalfCheetah)
+        =====  ================================================================================
+        index  meaning
+        =====  ================================================================================
+        0      torso height offset ``rootz`` (m; the torso starts at z = 0.7)
+        1      torso pitch ``rooty`` (rad)
+        2-7    joint angles of bthigh, bshin, bfoot, fthigh, fshin, ffoot (rad)
+        8-16   velocities of rootx, rootz, rooty and the six joints (m/s, rad/s)
+        17-19  centre of mass of the whole cheetah (the torso's subtree, rllab's
+               ``get_body_com("torso")``): world x, y, z (m)
+        =====  ================================================================================
+
+        The torso's x position ``qpos[0]`` is left out, but the centre of mass carries it, as in
+        rllab. Every entry describes the state after the control step.
+
+    Action (``Box(-1, 1, (6,))``)
+        Motor controls of bthigh, bshin, bfoot, fthigh, fshin, ffoot (torque = gear x control,
+        gears 120, 90, 60, 120, 60, 30), held for ``frame_skip`` physics steps of 0.01 s
+        (``dt = 0.05`` s by default).
+
+    Reward (each term in ``info``)
+        ``reward_forward = -|v_x - velocity|``, with ``v_x`` the torso's x displacement over the
+        control step divided by ``dt`` (``info["x_velocity"]``);
+        ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper: 0.05);
+        reward = reward_forward + reward_ctrl.
+
+    Task distribution
+        ``{"velocity": v}`` with ``v`` uniform in ``[low, high]`` (paper: ``[0, 2]``); not observed.
+
+    Episode end
+        Never *terminated*; *truncated* by the time limit (registered ``max_episode_steps = 200``,
+        the paper's horizon).
+
+    Constructor arguments
+        ``low=0.0``, ``high=2.0``, ``ctrl_cost_weight=0.05``, and those of
+        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`: ``frame_skip=5``,
+        ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``, ``camera_name``.
+    """
+
+    def __init__(self, low: float = 0.0, high: float = 2.0, **kwargs):
+        self.low, self.high = low, high
+        super().__init__(**kwargs)
+        self.set_task({"velocity": (low + high) / 2})
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
+        """``n`` tasks ``{"velocity": float}`` drawn from ``rng``."""
+        return [{"velocity": float(v)} for v in rng.uniform(self.low, self.high, n)]
+
+    def forward_reward(self, x_velocity, task):
+        return -np.abs(x_velocity - task["velocity"])
+
+
+class HalfCheetahDirEnv(HalfCheetahEnv):
+    """HalfCheetahDir: run forward or backward (Finn et al. 2017, section 5.3).
+
+    Observation (``Box(float32 min, float32 max, (20,))``, as the paper's rllab HalfCheetah)
+        =====  ================================================================================
+        index  meaning
+        =====  ================================================================================
+        0      torso height offset ``rootz`` (m; the torso starts at z = 0.7)
+        1      torso pitch ``rooty`` (rad)
+        2-7    joint angles of bthigh, bshin, bfoot, fthigh, fshin, ffoot (rad)
+        8-16   velocities of rootx, rootz, rooty and the six joints (m/s, rad/s)
+        17-19  centre of mass of the whole cheetah (the torso's subtree, rllab's
+               ``get_body_com("torso")``): world x, y, z (m)
+        =====  ================================================================================
+
+        The torso's x position ``qpos[0]`` is left out, but the centre of mass carries it, as in
+        rllab. Every entry describes the state after the control step.
+
+    Action (``Box(-1, 1, (6,))``)
+        Motor controls of bthigh, bshin, bfoot, fthigh, fshin, ffoot (torque = gear x control,
+        gears 120, 90, 60, 120, 60, 30), held for ``frame_skip`` physics steps of 0.01 s
+        (``dt = 0.05`` s by default).
+
+    Reward (each term in ``info``)
+        ``reward_forward = direction * v_x``, with ``v_x`` the torso's x displacement over the
+        control step divided by ``dt`` (``info["x_velocity"]``);
+        ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper: 0.05);
+        reward = reward_forward + reward_ctrl.
+
+    Task distribution
+        ``{"direction": d}`` with ``d = +1.0`` or ``-1.0``, each with probability 1/2; not
+        observed.
+
+    Episode end
+        Never *terminated*; *truncated* by the time limit (registered ``max_episode_steps = 200``,
+        the paper's horizon).
+
+    Constructor arguments
+        ``ctrl_cost_weight=0.05``, and those of :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`:
+        ``frame_skip=5``, ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``,
+        ``camera_name``.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.set_task({"direction": 1.0})
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
+        """``n`` tasks ``{"direction": +1.0 or -1.0}`` drawn from ``rng``."""
+        return [{"direction": float(d)} for d in rng.choice([-1.0, 1.0], n)]
+
+    def forward_reward(self, x_velocity, task):
+        return task["direction"] * x_velocity
+
+
+class HalfCheetahVelVector(MujocoVectorEnv):
+    """:class:`HalfCheetahVelEnv` copies stepped together (see ``MujocoVectorEnv``)."""
+
+    env_class = HalfCheetahVelEnv
+
+
+class HalfCheetahDirVector(MujocoVectorEnv):
+    """:class:`HalfCheetahDirEnv` copies stepped together (see ``MujocoVectorEnv``)."""
+
+    env_class = HalfCheetahDirEnv

@@ -1,0 +1,246 @@
+"""Shared machinery of the MuJoCo task families: a single Gymnasium env and its batched twin.
+
+A family subclasses :class:`MujocoTaskEnv` and supplies only
+
+- ``xml_file``, a model under ``envs/assets``, and ``fields``, the ``MjData`` arrays it reads;
+- ``sample_tasks(n, rng)`` and an initial ``task`` (via ``set_task`` in its ``__init__``);
+- ``observation(data)`` and ``reward(qpos_before, data, actions, task)``, vectorised over a leading
+  copy axis ``n``,
+
+plus a one-line subclass of :class:`MujocoVectorEnv` that names it. The single env calls the same
+two functions on a batch of one, so the task is defined once for both.
+
+Physics. The single env steps one ``MjData`` with ``mj_step``. The vector env keeps every copy in a
+``mujoco.batch.Batch`` (MuJoCo 4): one C++ call steps them all on a thread pool outside the GIL,
+with results bit-identical to a loop of ``mj_step`` over one ``MjData`` per copy. After the
+``frame_skip`` substeps of a control step both recompute the position stage (``mj_fwdPosition``),
+so that kinematic fields (``xmat``, ``subtree_com``, ...) describe the new state;
+acceleration-stage fields (``cfrc_ext``) are those computed during the last substep, as in
+gymnasium's MuJoCo envs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+from mujoco.batch import Batch
+
+ASSETS = Path(__file__).parent / "assets"
+
+# The observations are unbounded, but gymnasium's checker warns on infinite Box bounds.
+_OBS_BOUND = float(np.finfo(np.float32).max)
+
+Data = Mapping[str, np.ndarray]  # MjData field name -> [n, *field shape], read-only
+
+
+def stack_tasks(tasks: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Task dicts -> ``{key: float64 array [n, ...]}``, the form the vectorised rewards read."""
+    return {key: np.array([task[key] for task in tasks], dtype=np.float64) for key in tasks[0]}
+
+
+class MujocoTaskEnv(MujocoEnv):
+    """Base of a MuJoCo task family (see the module docstring for what a subclass supplies).
+
+    Episodes start at the model's ``qpos0`` plus uniform noise in ``[-reset_noise_scale,
+    reset_noise_scale]`` and at rest plus Gaussian noise of standard deviation
+    ``reset_noise_scale`` on the velocities, drawn from ``self.np_random``. A control step holds the
+    action as ``ctrl`` for ``frame_skip`` physics steps, so ``dt = frame_skip * timestep``.
+
+    Constructor arguments (shared by every family): ``frame_skip=5``, ``reset_noise_scale=0.1``,
+    ``render_mode=None`` (``"human"``, ``"rgb_array"`` or ``"depth_array"``), ``width=480``,
+    ``height=480``, ``camera_name="track"`` (the model's camera that follows the robot).
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array", "depth_array"]}
+    xml_file: str
+    fields: tuple[str, ...] = ("qpos", "qvel")
+
+    def __init__(
+        self,
+        frame_skip: int = 5,
+        reset_noise_scale: float = 0.1,
+        render_mode: str | None = None,
+        width: int = 480,
+        height: int = 480,
+        camera_name: str | None = "track",
+    ):
+        super().__init__(
+            str(ASSETS / self.xml_file),
+            frame_skip,
+            observation_space=None,
+            render_mode=render_mode,
+            width=width,
+            height=height,
+            camera_name=camera_name,
+        )
+        # Set after MujocoEnv.__init__, which would otherwise assert it against a frame_skip of 5.
+        self.metadata = {**self.metadata, "render_fps": int(np.round(1.0 / self.dt))}
+        self.reset_noise_scale = reset_noise_scale
+        obs_dim = self.observation(self.data_arrays()).shape[-1]
+        self.observation_space = gym.spaces.Box(-_OBS_BOUND, _OBS_BOUND, (obs_dim,), np.float32)
+
+    # --- supplied by a family -------------------------------------------------------------------
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
+        """``n`` task dicts drawn from ``rng``."""
+        raise NotImplementedError
+
+    def observation(self, data: Data) -> np.ndarray:
+        """``[n, obs_dim]`` float32 observations from ``data`` (each field ``[n, ...]``)."""
+        raise NotImplementedError
+
+    def reward(
+        self,
+        qpos_before: np.ndarray,
+        data: Data,
+        actions: np.ndarray,
+        task: Mapping[str, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Rewards ``[n]``, terminated ``[n]`` bool and each reward term ``{name: [n]}``.
+
+        ``qpos_before`` ``[n, nq]`` is the state before the control step, ``data`` the fields after
+        it, ``actions`` ``[n, nu]`` and ``task`` the tasks stacked by :func:`stack_tasks`.
+        """
+        raise NotImplementedError
+
+    # --- the single env ---------------------------------------------------------------------------
+    def set_task(self, task: Mapping[str, Any]) -> None:
+        self.task = dict(task)
+        self._task_arrays = stack_tasks([self.task])
+
+    def initial_state(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A random initial ``(qpos [nq], qvel [nv])`` drawn from ``rng`` (the vector env too)."""
+        scale = self.reset_noise_scale
+        qpos = self.init_qpos + rng.uniform(-scale, scale, self.model.nq)
+        qvel = self.init_qvel + scale * rng.standard_normal(self.model.nv)
+        return qpos, qvel
+
+    def data_arrays(self) -> dict[str, np.ndarray]:
+        """This env's ``fields`` as a batch of one: ``{name: [1, ...]}`` views of ``self.data``."""
+        return {name: getattr(self.data, name)[None] for name in self.fields}
+
+    def reset_model(self) -> np.ndarray:
+        self.set_state(*self.initial_state(self.np_random))
+        return self.observation(self.data_arrays())[0]
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, float]]:
+        actions = np.asarray(action, dtype=np.float64).reshape(1, self.model.nu)
+        qpos_before = self.data.qpos[None].copy()
+        self.data.ctrl[:] = actions[0]
+        mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
+        mujoco.mj_fwdPosition(self.model, self.data)
+        data = self.data_arrays()
+        rewards, terminated, terms = self.reward(qpos_before, data, actions, self._task_arrays)
+        obs = self.observation(data)[0]
+        if self.render_mode == "human":
+            self.render()
+        info = {name: float(value[0]) for name, value in terms.items()}
+        return obs, float(rewards[0]), bool(terminated[0]), False, info
+
+
+class MujocoVectorEnv(VectorEnv):
+    """``num_envs`` copies of ``env_class`` stepped together in a ``mujoco.batch.Batch``.
+
+    Same spaces, dynamics, observations, rewards and ``info`` terms (as ``[num_envs]`` arrays) as
+    the single env; one task per copy, set with ``set_tasks``. Copy ``i`` reset with seed ``s``
+    starts exactly where the single env reset with seed ``s`` does, and a copy reset without a
+    seed continues its own generator, as the single env does. Autoreset is disabled: reset finished
+    copies with ``reset(options={"reset_mask": mask})``. ``truncated`` is set after
+    ``max_episode_steps`` steps. ``nthread`` is the batch's thread count (0: all cores); every other
+    keyword goes to ``env_class``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.DISABLED}
+    env_class: type[MujocoTaskEnv]
+
+    def __init__(
+        self,
+        num_envs: int,
+        max_episode_steps: int | None = None,
+        nthread: int = 0,
+        **kwargs: Any,
+    ):
+        # The single env holds the model, the spaces and the family's reward and observation.
+        self.single = self.env_class(**kwargs)
+        self.num_envs = num_envs
+        self.max_episode_steps = max_episode_steps
+        self.single_observation_space = self.single.observation_space
+        self.single_action_space = self.single.action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.batch = Batch(self.single.model, num_envs, nthread)
+        self._ctrl = self.batch.bind("ctrl")
+        self._data = {name: self.batch.bind(name) for name in self.single.fields}
+        self._rngs: list[np.random.Generator | None] = [None] * num_envs
+        self._steps = np.zeros(num_envs, dtype=np.int64)
+        self.set_tasks([self.single.task] * num_envs)
+
+    def set_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> None:
+        """One task per copy: ``len(tasks) == num_envs``."""
+        if len(tasks) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} tasks, got {len(tasks)}")
+        self.tasks = [dict(task) for task in tasks]
+        self._task_arrays = stack_tasks(self.tasks)
+
+    def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
+        if seed is None:
+            return [None] * self.num_envs
+        if isinstance(seed, int | np.integer):
+            return [int(seed) + i for i in range(self.num_envs)]
+        if len(seed) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} seeds, got {len(seed)}")
+        return list(seed)
+
+    def reset(
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict | None = None,
+    ) -> tuple[np.ndarray, dict]:
+        """Reset the copies in ``options["reset_mask"]`` (default: all); ``seed`` int or list."""
+        mask = None if options is None else options.get("reset_mask")
+        mask = np.ones(self.num_envs, bool) if mask is None else np.asarray(mask, bool)
+        ids = np.flatnonzero(mask)
+        seeds = self._seeds(seed)
+        qpos = np.empty((len(ids), self.single.model.nq))
+        qvel = np.empty((len(ids), self.single.model.nv))
+        # Per copy and in Python: one generator each is what makes copy i match a single env.
+        for k, i in enumerate(ids):
+            if seeds[i] is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(seeds[i])
+            qpos[k], qvel[k] = self.single.initial_state(self._rngs[i])
+        self.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
+        self._data["qpos"][ids] = qpos
+        self._data["qvel"][ids] = qvel
+        self.batch.forward(ids)  # mj_forward, as the single env's set_state
+        self._steps[ids] = 0
+        return self.single.observation(self._data), {}
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """``actions`` ``[num_envs, nu]`` -> obs, rewards, terminated, truncated, info terms."""
+        actions = np.asarray(actions, dtype=np.float64)
+        qpos_before = self._data["qpos"].copy()
+        self._ctrl[:] = actions
+        self.batch.step(nstep=self.single.frame_skip, stage=mujoco.mjtStage.mjSTAGE_POS)
+        rewards, terminated, terms = self.single.reward(
+            qpos_before, self._data, actions, self._task_arrays
+        )
+        obs = self.single.observation(self._data)
+        self._steps += 1
+        truncated = np.zeros(self.num_envs, bool)
+        if self.max_episode_steps is not None:
+            truncated = (self._steps >= self.max_episode_steps) & ~terminated
+        return obs, rewards, terminated, truncated, terms
+
+    def close_extras(self, **kwargs: Any) -> None:
+        self.single.close()

@@ -1,0 +1,82 @@
+"""Wall time of one MAML-TRPO meta-iteration on pytorch-maml-rl's 2D-navigation configuration.
+
+The configuration (pytorch-maml-rl, configs/maml/2d-navigation.yaml): 20 tasks x 20 episodes x
+horizon 100, a 64-64 tanh Gaussian policy, one second-order inner step (α = 0.1), TRPO with
+10 CG iterations (damping 1e-5), max KL 0.01, line search 15 x 0.8.
+
+Run:  python experiments/benchmark_meta_iteration.py [--iterations 5] [--warmup 1]
+Prints one row per variant (sampling / adaptation / meta-step seconds) and, last, one JSON line.
+
+The peer's own times are not re-measured here: it needs old gym and is not installable on this
+machine's registries. PEER_SECONDS are the figures measured for it on this 2-core machine and
+recorded in issue 2 (5.7 s per meta-iteration with one thread per process and 2 sampler
+workers, 20.9 s with its default threading).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+
+import torch
+
+import metarl
+
+PEER_SECONDS = {"one_thread_per_process": 5.7, "default_threading": 20.9}
+
+PEER_CONFIG = [
+    "meta_batch=20",
+    "episodes=20",
+    "horizon=100",
+    "policy.hidden=[64, 64]",
+    "policy.activation=tanh",
+    "inner.lr=0.1",
+    "trpo.cg_iters=10",
+]
+
+VARIANTS = {
+    "exact curvature, 2 threads": ["threads=2"],
+    "exact curvature, 1 thread": ["threads=1"],
+    "curvature on 1/4 of the tasks, 2 threads": ["threads=2", "trpo.curvature_tasks=0.25"],
+}
+
+
+def time_variant(overrides: list[str], iterations: int, warmup: int) -> dict[str, float]:
+    config = metarl.load_config(None, PEER_CONFIG + overrides)
+    torch.set_num_threads(config.threads)
+    learner = metarl.make_learner(config)
+    rows = [metarl.meta_iteration(learner) for _ in range(warmup + iterations)][warmup:]
+    learner.sampler.close()
+    return {
+        phase: statistics.median(r[f"time_{phase}"] for r in rows)
+        for phase in ("sample", "adapt", "meta", "iteration")
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=5, help="timed meta-iterations")
+    parser.add_argument("--warmup", type=int, default=1)
+    args = parser.parse_args()
+
+    results = {}
+    print(
+        f"{'variant':44s} {'sample':>7s} {'adapt':>7s} {'meta':>7s} {'total':>7s} {'peer/ours':>9s}"
+    )
+    for name, overrides in VARIANTS.items():
+        t = time_variant(overrides, args.iterations, args.warmup)
+        ratio = PEER_SECONDS["one_thread_per_process"] / t["iteration"]
+        results[name] = {
+            **{f"seconds_{k}": round(v, 3) for k, v in t.items()},
+            "speedup_vs_peer": round(ratio, 2),
+        }
+        print(
+            f"{name:44s} {t['sample']:7.3f} {t['adapt']:7.3f} {t['meta']:7.3f} "
+            f"{t['iteration']:7.3f} {ratio:8.1f}x"
+        )
+    print(json.dumps({"peer_seconds": PEER_SECONDS, "variants": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+
+import metarl  # noqa: F401  (registers the families)
+from metarl.policy import GaussianMLP
+from metarl.sampler import Sampler
+
+FAMILIES = [
+    "metarl/HalfCheetahVel-v0",
+    "metarl/HalfCheetahDir-v0",
+    "metarl/AntVel-v0",
+    "metarl/AntDir-v0",
+]
+DT = 5 * 0.01  # frame_skip x the models' timestep
+
+
+def random_actions(shape, seed):
+    return np.random.default_rng(seed).uniform(-1, 1, shape)
+
+
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_passes_the_gymnasium_env_checker_without_warnings(env_id):
+    env = gym.make(env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # Rendering needs an OpenGL context (MUJOCO_GL=egl or a display), which CI may lack.
+        check_env(env.unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_tasks_are_seeded_and_in_range(env_id):
+    env = gym.make(env_id).unwrapped
+    a = env.sample_tasks(100, np.random.default_rng(3))
+    assert a == env.sample_tasks(100, np.random.default_rng(3))
+    (key,) = a[0]
+    values = np.array([t[key] for t in a])
+    if key == "velocity":
+        high = 2.0 if "Cheetah" in env_id else 3.0
+        assert values.min() >= 0 and values.max() <= high and values.std() > 0.3
+    else:
+        assert set(values) == {-1.0, 1.0} and 30 < (values > 0).sum() < 70
+
+
+def hand_reward(env_id, task, x_before, data, action):
+    """The paper's reward written out from MjData, independently of the env's code."""
+    v = (data.qpos[0] - x_before) / DT
+    forward = -abs(v - task["velocity"]) if "Vel" in env_id else task["direction"] * v
+    if "Cheetah" in env_id:
+        return forward - 0.05 * np.sum(action**2), {"reward_forward": forward, "x_velocity": v}
+    contact = 0.0005 * np.sum(np.clip(data.cfrc_ext, -1, 1) ** 2)
+    survive = 1.05 if "Vel" in env_id else 0.05
+    terms = {"reward_forward": forward, "reward_contact": -contact, "reward_survive": survive}
+    return forward - 0.005 * np.sum(action**2) - contact + survive, terms
+
+
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_rewards_and_observations_match_a_hand_computation(env_id):
+    env = gym.make(env_id).unwrapped
+    task = {"velocity": 1.3} if "Vel" in env_id else {"direction": -1.0}
+    env.set_task(task)
+    env.reset(seed=0)
+    data = env.data
+    contact_force = 0.0
+    for action in random_actions((10, env.action_space.shape[0]), seed=1):
+        x_before = data.qpos[0]
+        obs, reward, terminated, truncated, info = env.step(action)
+        expected, terms = hand_reward(env_id, task, x_before, data, action)
+        assert reward == pytest.approx(expected, rel=1e-12)
+        for name, value in terms.items():
+            assert info[name] == pytest.approx(value, rel=1e-12)
+        assert sum(v for k, v in info.items() if k.startswith("reward_")) == pytest.approx(reward)
+        assert not truncated
+        if "Cheetah" in env_id:
+            expected_obs = np.concatenate([data.qpos[1:], data.qvel, data.subtree_com[1]])
+            assert not terminated
+        else:
+            forces = np.clip(data.cfrc_ext[1:], -1, 1).ravel()
+            parts = [data.qpos, data.qvel, forces, data.xmat[1], data.subtree_com[1]]
+            expected_obs = np.concatenate(parts)
+            assert terminated == (not 0.2 <= data.qpos[2] <= 1.0)
+            contact_force += np.abs(data.cfrc_ext).sum()
+        np.testing.assert_allclose(obs, expected_obs.astype(np.float32))
+    assert "Cheetah" in env_id or contact_force > 0  # the ant lands: contact forces are computed
+
+
+def test_ant_terminates_when_the_torso_leaves_the_healthy_range():
+    env = gym.make("metarl/AntDir-v0", healthy_z_range=(0.2, 0.5)).unwrapped
+    env.reset(seed=0)  # the torso starts at z = 0.75 +- 0.1
+    *_, terminated, truncated, _ = env.step(np.zeros(8))
+    assert terminated and not truncated
+
+
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_vector_env_matches_a_loop_over_single_envs(env_id):
+    n, seeds = 3, [10, 11, 10]
+    singles = [gym.make(env_id).unwrapped for _ in range(n)]
+    tasks = singles[0].sample_tasks(n, np.random.default_rng(0))
+    vec = gym.make_vec(env_id, n)
+    vec.unwrapped.set_tasks(tasks)
+    for env, task in zip(singles, tasks, strict=True):
+        env.set_task(task)
+
+    def compare(vec_out, single_outs):
+        obs, rewards, terminated, truncated, info = vec_out
+        np.testing.assert_allclose(obs, np.stack([o[0] for o in single_outs]), rtol=1e-6)
+        np.testing.assert_allclose(rewards, [o[1] for o in single_outs], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(terminated, [o[2] for o in single_outs])
+        assert not truncated.any()
+        for name, values in info.items():
+            expected = [o[4][name] for o in single_outs]
+            np.testing.assert_allclose(values, expected, rtol=1e-9, atol=1e-12)
+
+    first_obs, _ = vec.reset(seed=seeds)
+    single_obs = [env.reset(seed=s)[0] for env, s in zip(singles, seeds, strict=True)]
+    np.testing.assert_allclose(first_obs, np.stack(single_obs), rtol=1e-6)
+    for actions in random_actions((5, *vec.action_space.shape), seed=2):
+        compare(vec.step(actions), [env.step(a) for env, a in zip(singles, actions, strict=True)])
+
+    # Copies 0 and 2 restart without a seed: each continues its own generator, as a single env.
+    mask = np.array([True, False, True])
+    obs, _ = vec.reset(options={"reset_mask": mask})
+    for i in np.flatnonzero(mask):
+        np.testing.assert_allclose(obs[i], singles[i].reset()[0], rtol=1e-6)
+    assert not np.allclose(obs[0], first_obs[0])  # the generator moved on
+    np.testing.assert_array_equal(obs[2], obs[0])  # two copies seeded alike stay alike
+    for actions in random_actions((3, *vec.action_space.shape), seed=3):
+        compare(vec.step(actions), [env.step(a) for env, a in zip(singles, actions, strict=True)])
+
+
+def test_vector_env_truncates_at_the_time_limit():
+    vec = gym.make_vec("metarl/HalfCheetahDir-v0", 2, max_episode_steps=3)
+    vec.reset(seed=0)
+    truncated = [vec.step(np.zeros((2, 6)))[3] for _ in range(3)]
+    assert not truncated[0].any() and not truncated[1].any() and truncated[2].all()
+
+
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_set_task_changes_only_the_reward(env_id):
+    env = gym.make(env_id).unwrapped
+    tasks = (
+        [{"velocity": 0.2}, {"velocity": 1.7}]
+        if "Vel" in env_id
+        else [{"direction": 1.0}, {"direction": -1.0}]
+    )
+    actions = random_actions((4, env.action_space.shape[0]), seed=4)
+    runs = []
+    for task in tasks:
+        env.set_task(task)
+        assert env.task == task
+        env.reset(seed=7)
+        runs.append([env.step(a) for a in actions])
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a[0], b[0])  # same observation
+        assert a[4]["x_velocity"] == b[4]["x_velocity"]
+        assert a[4]["reward_ctrl"] == b[4]["reward_ctrl"]
+        assert a[4]["reward_forward"] != b[4]["reward_forward"]
+
+
+@pytest.mark.parametrize("env_id", ["metarl/HalfCheetahVel-v0", "metarl/AntDir-v0"])
+def test_sampler_collects_episodes_that_replay_in_the_single_env(env_id):
+    torch.manual_seed(0)
+    env = gym.make(env_id).unwrapped
+    obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+    policy = GaussianMLP(obs_dim, act_dim, hidden=(8,))
+    params = policy.init_params(torch.Generator().manual_seed(0))
+    tasks = env.sample_tasks(2, np.random.default_rng(0))
+    seeds = np.array([3, 4, 5, 6])
+    sampler = Sampler(env_id, horizon=20)
+    episodes = sampler.sample(
+        policy, params, tasks, episodes=2, seeds=seeds, generator=torch.Generator().manual_seed(1)
+    )
+    sampler.close()
+    assert episodes.obs.shape == (20, 4, obs_dim) and episodes.actions.shape == (20, 4, act_dim)
+    assert torch.isfinite(episodes.rewards).all() and episodes.rewards.abs().sum() > 0
+
+    # Column b is task b // 2 from seed seeds[b]; its clipped actions replay in the single env.
+    b = 3
+    env.set_task(tasks[b // 2])
+    obs, _ = env.reset(seed=int(seeds[b]))
+    np.testing.assert_allclose(episodes.obs[0, b].numpy(), obs, rtol=1e-6)
+    for t in range(int(episodes.mask[:, b].sum())):
+        action = episodes.actions[t, b].clamp(-1, 1).numpy()
+        obs, reward, *_ = env.step(action)
+        assert episodes.rewards[t, b].item() == pytest.approx(reward, rel=1e-5, abs=1e-6)
