@@ -74,6 +74,7 @@ class Config:
     horizon: int | None = None  # None: the env's registered max_episode_steps
     threads: int | None = None  # torch intra-op threads; None: torch's default
     checkpoint_every: int = 10  # meta-iterations between checkpoints
+    keep_checkpoints: int = 50  # periodic checkpoints kept (latest.pt is always kept)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     inner: InnerConfig = field(default_factory=InnerConfig)
     returns: ReturnsConfig = field(default_factory=ReturnsConfig)
@@ -90,6 +91,7 @@ _RANGES = [
     ("horizon", lambda c: c.horizon is None or c.horizon >= 1, ">= 1 or null"),
     ("threads", lambda c: c.threads is None or c.threads >= 1, ">= 1 or null"),
     ("checkpoint_every", lambda c: c.checkpoint_every >= 1, ">= 1"),
+    ("keep_checkpoints", lambda c: c.keep_checkpoints >= 1, ">= 1"),
     ("policy.hidden", lambda c: all(h >= 1 for h in c.policy.hidden), "a list of sizes >= 1"),
     ("policy.activation", lambda c: c.policy.activation in ("relu", "tanh"), "relu or tanh"),
     ("policy.init_std", lambda c: c.policy.init_std > 0, "> 0"),

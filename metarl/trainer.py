@@ -26,7 +26,15 @@ from tqdm import tqdm
 import metarl.envs  # noqa: F401  (registers the families)
 from metarl import checkpoint
 from metarl.adaptation import adapt, adapt_detached, init_step_sizes
-from metarl.config import Config, ConfigError, from_dict, registered_id, save_config, to_dict
+from metarl.config import (
+    Config,
+    ConfigError,
+    from_dict,
+    registered_id,
+    save_config,
+    to_dict,
+    validate,
+)
 from metarl.episodes import Episodes, compute_advantages
 from metarl.objectives import surrogate_and_kl
 from metarl.policy import GaussianMLP, Params
@@ -83,6 +91,7 @@ class Learner:
 
 def make_learner(config: Config) -> Learner:
     """A fresh learner: policy initialised from ``config.seed``."""
+    validate(config)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     family = gym.make(registered_id(config.env), **config.env_kwargs).unwrapped
@@ -337,6 +346,7 @@ def train(
                 checkpoint.save(last_state, ckpt_dir / "latest.pt")
             if periodic:
                 checkpoint.save(last_state, ckpt_dir / f"iter_{learner.iteration:06d}.pt")
+                checkpoint.prune(ckpt_dir, cfg.keep_checkpoints)
     except KeyboardInterrupt:
         checkpoint.save(last_state, ckpt_dir / "latest.pt")
         tqdm.write(

@@ -46,7 +46,9 @@ def test_short_training_raises_the_post_adaptation_return(tmp_path):
 
 
 def test_resume_continues_where_the_checkpoint_left(tmp_path):
-    config = metarl.load_config(None, SMALL + ["iterations=4", "checkpoint_every=2"])
+    config = metarl.load_config(
+        None, SMALL + ["iterations=4", "checkpoint_every=2", "keep_checkpoints=1"]
+    )
     straight = metarl.train(config, tmp_path / "a", progress=False)
     config.iterations = 2
     half = metarl.train(config, tmp_path / "b", progress=False)
@@ -60,3 +62,7 @@ def test_resume_continues_where_the_checkpoint_left(tmp_path):
             )
 
     np.testing.assert_allclose(returns(resumed), returns(straight), rtol=1e-5)
+    assert sorted(p.name for p in (resumed / "checkpoints").iterdir()) == [
+        "iter_000004.pt",
+        "latest.pt",
+    ]
