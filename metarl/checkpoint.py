@@ -53,10 +53,9 @@ def load(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
-            f"{path}: refused to load (it is corrupt or holds objects other than tensors and "
-            f"plain data: {first})"
+            f"{path}: refused to load: it is corrupt or holds objects other than tensors and "
+            f"plain data ({_unpickling_reason(e)})"
         ) from None
     except Exception as e:  # truncated zip, wrong magic number, ...
         raise CheckpointError(
@@ -68,6 +67,14 @@ def load(path: str | Path) -> dict:
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     return state
+
+
+def _unpickling_reason(error: Exception) -> str:
+    """The specific line of torch's weights-only error (its preamble suggests unsafe loading)."""
+    generic = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.strip() for line in str(error).splitlines()]
+    specific = [line for line in lines if line and not line.startswith(generic)]
+    return specific[0] if specific else type(error).__name__
 
 
 def prune(folder: str | Path, keep: int) -> None:

@@ -29,6 +29,7 @@ class Episodes:
     terminated: torch.Tensor  # [B] bool
     num_tasks: int
     advantages: torch.Tensor | None = None  # [T, B], set by compute_advantages
+    nonfinite: torch.Tensor | None = None  # [B] bool: cut short by a NaN/Inf from the env
 
     @property
     def horizon(self) -> int:
@@ -71,6 +72,7 @@ class Episodes:
             **{name: getattr(self, name)[:, cols] for name in per_step},
             last_obs=self.last_obs[cols],
             terminated=self.terminated[cols],
+            nonfinite=None if self.nonfinite is None else self.nonfinite[cols],
             num_tasks=len(tasks),
         )
 

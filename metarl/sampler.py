@@ -94,8 +94,8 @@ class Sampler:
         mask = torch.zeros(T, B)
         last_obs = torch.zeros(B, policy.obs_dim)
         terminated = torch.zeros(B, dtype=torch.bool)
-        alive = torch.ones(B, dtype=torch.bool)
-        obs = torch.as_tensor(obs_np, dtype=torch.float32)
+        obs, nonfinite = _finite(obs_np)
+        alive = ~nonfinite
         for t in range(T):
             dist = policy.distribution(obs.reshape(n, episodes, -1), params)
             mean, std = dist.mean.reshape(B, -1), dist.stddev.reshape(B, -1)
@@ -105,20 +105,39 @@ class Sampler:
 
             clipped = torch.maximum(torch.minimum(actions, high), low)
             obs_np, rew_np, term_np, trunc_np, _ = vec.step(clipped.numpy())
-            next_obs = torch.as_tensor(obs_np, dtype=torch.float32)
-            rew_buf[t] = torch.as_tensor(rew_np, dtype=torch.float32) * alive
-            ended = torch.as_tensor(term_np | trunc_np) | (t == T - 1)
-            newly_ended = alive & ended
-            last_obs[newly_ended] = next_obs[newly_ended]
-            terminated |= alive & torch.as_tensor(term_np)
+            next_obs, bad_obs = _finite(obs_np)
+            rewards, bad_rew = _finite(rew_np)
+            # A NaN/Inf (e.g. an unstable simulation) cuts the episode before this transition:
+            # it ends, truncated, at its last finite observation and is counted in `nonfinite`.
+            cut = alive & (bad_obs | bad_rew)
+            mask[t, cut] = 0.0
+            last_obs[cut] = obs[cut]
+            nonfinite |= cut
+            alive &= ~cut
+
+            term = torch.as_tensor(term_np)
+            ended = term | torch.as_tensor(trunc_np) | (t == T - 1)
+            rew_buf[t] = rewards * alive
+            last_obs[alive & ended] = next_obs[alive & ended]
+            terminated |= alive & term
             alive &= ~ended
             if not alive.any():
                 break
-            done = term_np | trunc_np
+            done = term_np | trunc_np | bad_obs.numpy()
             if done.any():
                 # Autoreset is disabled, so a finished copy must be reset before the next step;
                 # what it does afterwards is masked out.
                 obs_np, _ = vec.reset(options={"reset_mask": done})
-                next_obs = torch.as_tensor(obs_np, dtype=torch.float32)
+                next_obs, _ = _finite(obs_np)
             obs = next_obs
-        return Episodes(obs_buf, act_buf, rew_buf, mask, last_obs, terminated, num_tasks=n)
+        return Episodes(
+            obs_buf, act_buf, rew_buf, mask, last_obs, terminated, num_tasks=n, nonfinite=nonfinite
+        )
+
+
+def _finite(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` as float32 with NaN/Inf set to 0, and which rows ``[B]`` had any."""
+    x = torch.as_tensor(x, dtype=torch.float32)
+    bad = ~torch.isfinite(x)
+    bad_rows = bad.reshape(len(x), -1).any(1)
+    return torch.where(bad, 0.0, x), bad_rows

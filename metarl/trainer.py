@@ -12,6 +12,7 @@ One meta-iteration::
 from __future__ import annotations
 
 import csv
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from metarl.trpo import TRPOStats, trpo_step
 PROGRESS_COLUMNS = [
     "iteration", "env_steps", "return_pre", "return_post", "kl", "surrogate_before",
     "surrogate_after", "line_search_steps", "step_fraction", "grad_norm", "inner_lr",
-    "time_sample", "time_adapt", "time_meta", "time_iteration",
+    "nonfinite_episodes", "time_sample", "time_adapt", "time_meta", "time_iteration",
 ]  # fmt: skip
 
 
@@ -250,6 +251,7 @@ def meta_iteration(learner: Learner) -> dict[str, float]:
         "step_fraction": stats.step_fraction,
         "grad_norm": stats.grad_norm,
         "inner_lr": lr.item(),
+        "nonfinite_episodes": sum(int(e.nonfinite.sum()) for e in [*train_episodes, valid]),
         "time_sample": times["sample"],
         "time_adapt": times["adapt"],
         "time_meta": times["meta"],
@@ -267,6 +269,7 @@ TENSORBOARD_TAGS = {
     "step_fraction": "meta/step_fraction",
     "grad_norm": "meta/grad_norm",
     "inner_lr": "meta/inner_lr",
+    "nonfinite_episodes": "faults/nonfinite_episodes",
     "time_sample": "time/sample",
     "time_adapt": "time/adapt",
     "time_meta": "time/meta",
@@ -275,14 +278,19 @@ TENSORBOARD_TAGS = {
 
 
 def _truncate_progress(path: Path, iteration: int) -> None:
-    """Keep the header and the rows of iterations ``<= iteration``; the rest is redone."""
+    """Keep the rows of iterations ``<= iteration`` (a resumed run redoes the rest), rewritten
+    under the current ``PROGRESS_COLUMNS`` (columns a file from an older version lacks stay empty).
+    """
     if not path.exists():
         return
     with path.open(newline="") as f:
-        rows = list(csv.reader(f))
-    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= iteration]
+        rows = [
+            r for r in csv.DictReader(f) if r.get("iteration") and int(r["iteration"]) <= iteration
+        ]
     with path.open("w", newline="") as f:
-        csv.writer(f).writerows(kept)
+        writer = csv.DictWriter(f, fieldnames=PROGRESS_COLUMNS, restval="", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def train(
@@ -303,6 +311,11 @@ def train(
         state = checkpoint.load(ckpt_dir / "latest.pt")
         saved = from_dict(state["config"])
         if config is not None:
+            if (config.env, config.policy) != (saved.env, saved.policy):
+                raise checkpoint.CheckpointError(
+                    f"{ckpt_dir / 'latest.pt'} is a {saved.env} policy {saved.policy}, but the "
+                    f"run's config asks for {config.env} {config.policy}"
+                )
             saved.iterations = config.iterations
         learner = learner_from_state(state, saved)
         _truncate_progress(run_dir / "progress.csv", learner.iteration)
@@ -332,6 +345,12 @@ def train(
         while learner.iteration < cfg.iterations:
             metrics = meta_iteration(learner)
             last_state = learner.state()
+            if metrics["nonfinite_episodes"]:
+                tqdm.write(
+                    f"iteration {learner.iteration}: {metrics['nonfinite_episodes']} episodes cut "
+                    "short by NaN/Inf observations or rewards (excluded from the update)",
+                    file=sys.stderr,
+                )
             rows.writerow(metrics)
             csv_file.flush()
             for key, tag in TENSORBOARD_TAGS.items():
@@ -350,7 +369,8 @@ def train(
     except KeyboardInterrupt:
         checkpoint.save(last_state, ckpt_dir / "latest.pt")
         tqdm.write(
-            f"interrupted: saved iteration {last_state['iteration']} to {ckpt_dir}/latest.pt"
+            f"interrupted: saved iteration {last_state['iteration']} to {ckpt_dir}/latest.pt",
+            file=sys.stderr,
         )
         raise
     finally:

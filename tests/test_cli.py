@@ -1,8 +1,10 @@
 """The real command line, end to end, in subprocesses."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 FAST = [
     "--set",
@@ -61,3 +63,108 @@ def test_bad_input_is_one_line_nonzero_exit_and_no_run(tmp_path):
         assert not run.exists()
     out = metarl("evaluate", str(tmp_path / "missing"))
     assert out.returncode == 2 and "no checkpoint at" in out.stderr
+
+
+def progress_metrics(run):
+    """progress.csv without the wall times; [] while it does not exist or is empty."""
+    path = run / "progress.csv"
+    rows = path.read_text().splitlines() if path.exists() else []
+    if not rows:
+        return []
+    header = rows[0].split(",")
+    keep = [i for i, name in enumerate(header) if not name.startswith("time_")]
+    return [[row.split(",")[i] for i in keep] for row in rows[1:]]
+
+
+def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
+    args = ["--set", "checkpoint_every=1", *FAST]
+    straight = tmp_path / "straight"
+    assert metarl("train", "--iterations", "6", "--run-dir", str(straight), *args).returncode == 0
+
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "metarl.cli",
+            "train",
+            "--iterations",
+            "6",
+            "--run-dir",
+            str(run),
+            *args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "checkpoints" / "iter_000002.pt").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(progress_metrics(run))
+    assert 2 <= done < 6, "the kill should land mid-run"
+
+    out = metarl("train", "--resume", str(run), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert progress_metrics(run) == progress_metrics(straight)
+
+
+def test_ctrl_c_saves_the_last_iteration(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "metarl.cli",
+            "train",
+            "--iterations",
+            "1000",
+            "--run-dir",
+            str(run),
+            *FAST,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while (
+        time.time() < deadline
+        and len(progress_metrics(run) if (run / "progress.csv").exists() else []) < 2
+    ):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted: saved iteration" in err
+    from metarl.checkpoint import load
+
+    saved = load(run / "checkpoints" / "latest.pt")["iteration"]
+    assert saved >= 2 and saved == len(progress_metrics(run))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_by_the_cli(tmp_path):
+    run = tmp_path / "run"
+    assert metarl("train", "--iterations", "1", "--run-dir", str(run), *FAST).returncode == 0
+    marker = tmp_path / "pwned"
+    payload = (
+        "import os, torch\n"
+        "class E:\n"
+        f"    def __reduce__(self): return (os.system, ('touch {marker}',))\n"
+        "torch.save({'format': 'metarl-checkpoint-1', 'x': E()}, "
+        f"'{run}/checkpoints/latest.pt')\n"
+    )
+    subprocess.run([sys.executable, "-c", payload], check=True)
+    for args in (["evaluate", str(run)], ["train", "--resume", str(run)]):
+        out = metarl(*args)
+        assert out.returncode == 2
+        assert len(out.stderr.strip().splitlines()) == 1 and "refused to load" in out.stderr
+    assert not marker.exists()
+
+
+def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path):
+    run = tmp_path / "run"
+    assert metarl("train", "--iterations", "1", "--run-dir", str(run), *FAST).returncode == 0
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("- 16", "- 32"))
+    out = metarl("train", "--resume", str(run), "--iterations", "2")
+    assert out.returncode == 2 and "but the run's config asks for" in out.stderr

@@ -64,3 +64,40 @@ def test_each_task_is_rolled_out_with_its_own_parameters():
         one = {k: v[n] for k, v in per_task.items()}
         mean = policy.distribution(eps.obs[0, 3 * n : 3 * n + 3], one).mean
         torch.testing.assert_close(eps.actions[0, 3 * n : 3 * n + 3], mean, atol=1e-4, rtol=0)
+
+
+class UnstableNavigation(gym.Wrapper):
+    """Navigation2D whose 'simulation' blows up at step 5 on tasks with a positive goal x."""
+
+    def __init__(self, **kwargs):
+        super().__init__(gym.make("metarl/Navigation2D-v0", **kwargs).unwrapped)
+        self.t = 0
+
+    def reset(self, **kwargs):
+        self.t = 0
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.t += 1
+        if self.t == 5 and self.env.unwrapped.task["goal"][0] > 0:
+            obs = obs * np.nan
+        return obs, reward, terminated, truncated, info
+
+
+gym.register(id="metarl-test/Unstable-v0", entry_point=UnstableNavigation, max_episode_steps=100)
+
+
+def test_nonfinite_observations_cut_the_episode_and_never_leak():
+    policy = GaussianMLP(obs_dim=2, act_dim=2, hidden=(8,))
+    params = policy.init_params(torch.Generator().manual_seed(0))
+    tasks = [{"goal": np.array([0.3, 0.0])}, {"goal": np.array([-0.3, 0.0])}]
+    eps = Sampler("metarl-test/Unstable-v0", horizon=10).sample(
+        policy, params, tasks, 2, np.arange(4), torch.Generator().manual_seed(0)
+    )
+    assert eps.nonfinite.tolist() == [True, True, False, False]
+    assert eps.lengths.tolist() == [4, 4, 10, 10]  # the 5th transition is cut, not kept
+    assert not eps.terminated.any()  # cut episodes count as truncated: bootstrapped
+    for field in (eps.obs, eps.actions, eps.rewards, eps.last_obs):
+        assert torch.isfinite(field).all()
+    torch.testing.assert_close(eps.last_obs[:2], eps.obs[4, :2])  # s_4, where it was cut

@@ -3,6 +3,7 @@
 import csv
 
 import numpy as np
+import torch
 
 import metarl
 from metarl.evaluate import adapt_to_tasks, reseed
@@ -66,3 +67,34 @@ def test_resume_continues_where_the_checkpoint_left(tmp_path):
         "iter_000004.pt",
         "latest.pt",
     ]
+
+
+def test_same_seed_and_config_give_identical_progress(tmp_path):
+    config = metarl.load_config(None, SMALL + ["iterations=3", "seed=5"])
+    runs = [metarl.train(config, tmp_path / name, progress=False) for name in ("a", "b")]
+
+    def metrics(run):
+        with open(run / "progress.csv") as f:
+            return [
+                {k: v for k, v in r.items() if not k.startswith("time_")} for r in csv.DictReader(f)
+            ]
+
+    assert metrics(runs[0]) == metrics(runs[1])
+    other = metarl.train(
+        metarl.load_config(None, SMALL + ["iterations=1", "seed=6"]), tmp_path / "c", progress=False
+    )
+    assert metrics(other)[0] != metrics(runs[0])[0]
+
+
+def test_training_survives_an_unstable_environment(tmp_path):
+    import test_sampler  # noqa: F401  (registers metarl-test/Unstable-v0)
+
+    config = metarl.load_config(
+        None, SMALL + ["iterations=2", "env=metarl-test/Unstable-v0", "horizon=10"]
+    )
+    run = metarl.train(config, tmp_path / "run", progress=False)
+    with open(run / "progress.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert all(int(r["nonfinite_episodes"]) > 0 for r in rows)
+    learner = load_learner(run)
+    assert all(torch.isfinite(v).all() for v in learner.params.values())

@@ -1,0 +1,473 @@
+"""Env-steps per second of the metarl sampler against raw MuJoCo and gymnasium's vector envs.
+
+Issue 3: in one run, on one machine, with one policy (a 2x100 ReLU Gaussian MLP) on
+HalfCheetahVel at the paper's meta-batch (40 tasks x 20 episodes x 200 steps), measure
+
+(a) a raw single-thread loop: one ``MjData``, ``mj_step(nstep=frame_skip)`` per control step with
+    random controls, no observation, reward or policy;
+(b) the raw all-threads physics ceiling for the whole batch of copies, no policy and no
+    observation/reward work, stepped three ways: ``mujoco.batch.Batch.step`` once per control step,
+    and whole open-loop episodes in one call with ``Batch.rollout`` and with ``mujoco.rollout``;
+    b is the fastest of the three;
+(c) ``metarl.sampler.Sampler.sample``, the policy in the loop, one whole meta-batch per call;
+(d) gymnasium's ``SyncVectorEnv`` (one sub-env per episode of the batch) and ``AsyncVectorEnv``
+    (one process per sub-env, so a few workers only), the same policy in the loop, for a fixed
+    number of env-steps within the horizon;
+
+then the ratios c/b (target >= 0.85) and c/max(d) (target >= 2.5), and, unless --skip-meta, one
+full MAML-TRPO meta-iteration at the paper's HalfCheetahVel settings split into sampling,
+adaptation and the TRPO meta-step (issue 3, point 4).
+
+Env-steps are control steps (``frame_skip`` physics steps each). Every figure is the median over
+--repeats timed runs after one untimed warm-up run; building the envs is never timed. Resets are
+timed only inside (c), where they are part of ``sample``.
+
+Run:  python experiments/benchmark_sampler.py                      # full size, a few minutes
+      python experiments/benchmark_sampler.py --tasks 4 --episodes 5 --horizon 50 --skip-meta
+Prints a table, the ratios against their targets and, last, one JSON line with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+import gymnasium as gym
+import mujoco
+import mujoco.rollout
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+from mujoco.batch import Batch
+
+import metarl  # registers the task families
+from metarl.policy import GaussianMLP, Params
+from metarl.sampler import Sampler, set_tasks
+
+ENV_ID = "metarl/HalfCheetahVel-v0"
+# The family's unwrapped single env (a MujocoTaskEnv): model, frame_skip, initial_state, spaces.
+TaskEnv = gym.Env
+TARGETS = {"c_over_b": 0.85, "c_over_max_d": 2.5}
+
+# The paper's HalfCheetahVel settings besides the sizes (Finn et al. 2017, sec. 5.3, app. A.2).
+PAPER_CONFIG = [
+    f"env={ENV_ID}",
+    "policy.hidden=[100, 100]",
+    "policy.activation=relu",
+    "inner.lr=0.1",
+    "inner.steps=1",
+    "trpo.max_kl=0.01",
+    "trpo.cg_iters=10",
+]
+
+# A timed run returns (env-steps, seconds); the caller turns repeats of it into a rate.
+Run = Callable[[], tuple[int, float]]
+
+
+def measure(run: Run, repeats: int) -> float:
+    """Median env-steps/s over ``repeats`` runs, after one untimed warm-up run."""
+    run()  # caches, thread pools, first-touch allocations
+    rates = []
+    for _ in range(repeats):
+        steps, seconds = run()
+        rates.append(steps / seconds)
+    return statistics.median(rates)
+
+
+# --- raw physics ----------------------------------------------------------------------------------
+def initial_states(
+    single: TaskEnv, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` initial ``(qpos [n, nq], qvel [n, nv])`` drawn as the env's reset draws them."""
+    states = [single.initial_state(rng) for _ in range(n)]
+    return np.stack([s[0] for s in states]), np.stack([s[1] for s in states])
+
+
+def random_controls(model: mujoco.MjModel, shape: tuple[int, ...], rng: np.random.Generator):
+    """Controls uniform in the actuators' ranges, ``[*shape, nu]``.
+
+    Drawn before the clock starts, so the raw loops time physics, not the random generator.
+    """
+    low, high = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
+    return rng.uniform(low, high, (*shape, model.nu))
+
+
+def raw_single_thread(single: TaskEnv, episodes: int, horizon: int, seed: int) -> Run:
+    """(a) One ``MjData`` stepped by ``mj_step`` in a Python loop, ``episodes`` x ``horizon``."""
+    model, data, skip = single.model, mujoco.MjData(single.model), single.frame_skip
+    rng = np.random.default_rng(seed)
+    qpos, qvel = initial_states(single, episodes, rng)
+    controls = random_controls(model, (episodes, horizon), rng)
+
+    def run() -> tuple[int, float]:
+        seconds = 0.0
+        for e in range(episodes):
+            mujoco.mj_resetData(model, data)
+            data.qpos[:], data.qvel[:] = qpos[e], qvel[e]
+            mujoco.mj_forward(model, data)
+            start = time.perf_counter()
+            for t in range(horizon):
+                data.ctrl[:] = controls[e, t]
+                mujoco.mj_step(model, data, nstep=skip)
+            seconds += time.perf_counter() - start
+        return episodes * horizon, seconds
+
+    return run
+
+
+def reset_batch(batch: Batch, qpos: np.ndarray, qvel: np.ndarray) -> None:
+    """Put every copy of ``batch`` at its initial state, as ``MujocoVectorEnv.reset`` does."""
+    batch.reset(stage=mujoco.mjtStage.mjSTAGE_NONE)
+    batch.bind("qpos")[:] = qpos
+    batch.bind("qvel")[:] = qvel
+    batch.forward()
+
+
+def raw_batch_step(single: TaskEnv, copies: int, horizon: int, nthread: int, seed: int) -> Run:
+    """(b) ``copies`` copies in a ``Batch``, one ``step(nstep=frame_skip)`` per control step.
+
+    No position stage after the step (the vector env adds one for its observation), so this is
+    the closed-loop ceiling: the least a control step of the whole batch can cost.
+    """
+    batch = Batch(single.model, copies, nthread)
+    rng = np.random.default_rng(seed)
+    qpos, qvel = initial_states(single, copies, rng)
+    controls = random_controls(single.model, (horizon, copies), rng)
+    ctrl = batch.bind("ctrl")
+
+    def run() -> tuple[int, float]:
+        reset_batch(batch, qpos, qvel)
+        start = time.perf_counter()
+        for t in range(horizon):
+            ctrl[:] = controls[t]
+            batch.step(nstep=single.frame_skip)
+        return copies * horizon, time.perf_counter() - start
+
+    return run
+
+
+def raw_batch_rollout(single: TaskEnv, copies: int, horizon: int, nthread: int, seed: int) -> Run:
+    """(b) Whole open-loop episodes in one ``Batch.rollout`` call, recording nothing."""
+    batch = Batch(single.model, copies, nthread)
+    rng = np.random.default_rng(seed)
+    qpos, qvel = initial_states(single, copies, rng)
+    # Each control is held for frame_skip substeps, as in a control step.
+    controls = np.repeat(
+        random_controls(single.model, (copies, horizon), rng), single.frame_skip, 1
+    )
+
+    def run() -> tuple[int, float]:
+        reset_batch(batch, qpos, qvel)
+        start = time.perf_counter()
+        batch.rollout(horizon * single.frame_skip, controls, record=())
+        return copies * horizon, time.perf_counter() - start
+
+    return run
+
+
+def raw_mujoco_rollout(
+    single: TaskEnv, copies: int, horizon: int, pool: mujoco.rollout.Rollout, seed: int
+) -> Run:
+    """(b) Whole open-loop episodes in one ``mujoco.rollout`` call on the thread pool ``pool``.
+
+    ``mujoco.rollout`` always records the full physics state of every substep; its output array
+    is allocated once, outside the clock.
+    """
+    model, skip = single.model, single.frame_skip
+    rng = np.random.default_rng(seed)
+    qpos, qvel = initial_states(single, copies, rng)
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    scratch = mujoco.MjData(model)
+    initial = np.empty((copies, mujoco.mj_stateSize(model, spec)))
+    for i in range(copies):
+        scratch.qpos[:], scratch.qvel[:] = qpos[i], qvel[i]
+        mujoco.mj_getState(model, scratch, initial[i], spec)
+    controls = np.repeat(random_controls(model, (copies, horizon), rng), skip, 1)
+    state = np.empty((copies, horizon * skip, initial.shape[1]))
+    datas = [mujoco.MjData(model) for _ in range(pool.nthread)]  # one scratch MjData per thread
+
+    def run() -> tuple[int, float]:
+        start = time.perf_counter()
+        pool.rollout(model, datas, initial, controls, state=state)
+        return copies * horizon, time.perf_counter() - start
+
+    return run
+
+
+# --- the policy in the loop -----------------------------------------------------------------------
+def make_policy(single: TaskEnv, seed: int) -> tuple[GaussianMLP, Params]:
+    """The paper's 2x100 ReLU Gaussian MLP and its initial parameters."""
+    policy = GaussianMLP(
+        obs_dim=gym.spaces.flatdim(single.observation_space),
+        act_dim=gym.spaces.flatdim(single.action_space),
+        hidden=(100, 100),
+        activation="relu",
+    )
+    return policy, policy.init_params(torch.Generator().manual_seed(seed))
+
+
+def sampler_run(
+    single: TaskEnv,
+    policy: GaussianMLP,
+    params: Params,
+    tasks: int,
+    episodes: int,
+    horizon: int,
+    nthread: int,
+    seed: int,
+) -> tuple[Run, Sampler]:
+    """(c) One ``Sampler.sample`` of the whole meta-batch per run; env-steps = ``mask.sum()``."""
+    sampler = Sampler(ENV_ID, horizon, {"nthread": nthread})
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    task_list = single.sample_tasks(tasks, rng)
+    sampler.vector_env(tasks * episodes)  # built here so that no run times the construction
+
+    def run() -> tuple[int, float]:
+        seeds = rng.integers(0, 2**31 - 1, size=tasks * episodes)
+        start = time.perf_counter()
+        eps = sampler.sample(policy, params, task_list, episodes, seeds, generator)
+        return int(eps.mask.sum().item()), time.perf_counter() - start
+
+    return run, sampler
+
+
+def gymnasium_run(
+    vec: gym.vector.VectorEnv,
+    policy: GaussianMLP,
+    params: Params,
+    env_steps: int,
+    horizon: int,
+    seed: int,
+) -> Run:
+    """(d) ``vec`` stepped with the policy's actions until ``env_steps`` env-steps are done.
+
+    The same forward pass, noise and clipping as the sampler, for all sub-envs at once with shared
+    parameters. An episode runs at most ``horizon`` steps, so no sub-env ever needs a reset inside
+    it (autoreset is disabled); the resets between episodes are outside the clock.
+    """
+    low = torch.as_tensor(vec.single_action_space.low, dtype=torch.float32)
+    high = torch.as_tensor(vec.single_action_space.high, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(seed)
+    n = vec.num_envs
+
+    @torch.no_grad()
+    def actions(obs: np.ndarray) -> np.ndarray:
+        dist = policy.distribution(torch.as_tensor(obs, dtype=torch.float32), params)
+        noise = torch.randn(n, policy.act_dim, generator=generator)
+        return torch.clamp(dist.mean + dist.stddev * noise, low, high).numpy()
+
+    def run() -> tuple[int, float]:
+        done, seconds, episode = 0, 0.0, 0
+        while done < env_steps:
+            obs, _ = vec.reset(seed=seed + episode * n)
+            steps = min(horizon, math.ceil((env_steps - done) / n))
+            start = time.perf_counter()
+            for _ in range(steps):
+                obs, *_ = vec.step(actions(obs))
+            seconds += time.perf_counter() - start
+            done += steps * n
+            episode += 1
+        return done, seconds
+
+    return run
+
+
+def make_gymnasium_vec(mode: str, num_envs: int, horizon: int) -> gym.vector.VectorEnv:
+    """gymnasium's own ``SyncVectorEnv`` or ``AsyncVectorEnv`` of the single env, no autoreset."""
+    return gym.make_vec(
+        ENV_ID,
+        num_envs,
+        vectorization_mode=mode,
+        vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED},
+        max_episode_steps=horizon,
+    )
+
+
+# --- the meta-iteration split ---------------------------------------------------------------------
+def time_meta_iteration(
+    tasks: int, episodes: int, horizon: int, threads: int, iterations: int, warmup: int
+) -> dict[str, float]:
+    """Median seconds of sampling / adaptation / TRPO meta-step / whole meta-iteration."""
+    sizes = [f"meta_batch={tasks}", f"episodes={episodes}", f"horizon={horizon}"]
+    config = metarl.load_config(None, PAPER_CONFIG + sizes + [f"threads={threads}"])
+    learner = metarl.make_learner(config)
+    try:
+        rows = [metarl.meta_iteration(learner) for _ in range(warmup + iterations)][warmup:]
+    finally:
+        learner.sampler.close()
+    return {
+        phase: statistics.median(row[f"time_{phase}"] for row in rows)
+        for phase in ("sample", "adapt", "meta", "iteration")
+    }
+
+
+# --- report ---------------------------------------------------------------------------------------
+def ratio_line(name: str, value: float, target: float) -> str:
+    verdict = "met" if value >= target else "NOT met"
+    return f"{name:12s} {value:8.2f}   target >= {target:<5g} {verdict}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=40, help="tasks in the meta-batch")
+    parser.add_argument("--episodes", type=int, default=20, help="episodes per task")
+    parser.add_argument("--horizon", type=int, default=200, help="control steps per episode")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per figure (median)")
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count(), help="torch intra-op threads"
+    )
+    parser.add_argument(
+        "--physics-threads", type=int, default=0, help="Batch threads for (b) and (c); 0: all"
+    )
+    parser.add_argument(
+        "--single-episodes", type=int, help="episodes per run of (a); default min(50, batch)"
+    )
+    parser.add_argument(
+        "--vec-env-steps", type=int, help="env-steps per run of each (d); default batch / 4"
+    )
+    parser.add_argument(
+        "--async-envs", type=int, nargs="+", default=[2, 4, 8], help="AsyncVectorEnv sizes"
+    )
+    parser.add_argument("--skip-meta", action="store_true", help="skip the meta-iteration split")
+    parser.add_argument("--meta-iterations", type=int, default=1, help="timed meta-iterations")
+    parser.add_argument("--meta-warmup", type=int, default=1, help="untimed meta-iterations first")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    copies = args.tasks * args.episodes
+    # One thread and gymnasium's vector envs are slow: a part of the batch gives their rate.
+    single_episodes = args.single_episodes or min(50, copies)
+    vec_env_steps = args.vec_env_steps or copies * args.horizon // 4
+    cores = os.cpu_count()
+    physics = args.physics_threads or cores
+    single = gym.make(ENV_ID).unwrapped
+    policy, params = make_policy(single, args.seed)
+    print(
+        f"{ENV_ID}: {args.tasks} tasks x {args.episodes} episodes x {args.horizon} steps = "
+        f"{copies * args.horizon} env-steps per meta-batch (frame_skip {single.frame_skip})\n"
+        f"torch threads {torch.get_num_threads()}, physics threads {physics} of {cores} cores, "
+        f"median of {args.repeats} runs; mujoco {mujoco.__version__}, "
+        f"gymnasium {gym.__version__}, torch {torch.__version__}\n"
+    )
+
+    rates: dict[str, float] = {}
+
+    def record(key: str, label: str, run: Run) -> None:
+        rates[key] = measure(run, args.repeats)
+        print(f"{label:58s} {rates[key]:12,.0f}", flush=True)
+
+    print(f"{'measurement':58s} {'env-steps/s':>12s}")
+    h, s = args.horizon, args.seed
+    record(
+        "a_raw_single_thread",
+        "(a) raw mj_step loop, 1 thread",
+        raw_single_thread(single, single_episodes, h, s),
+    )
+    record(
+        "b_batch_step",
+        f"(b) raw Batch.step, {copies} copies, {physics} threads",
+        raw_batch_step(single, copies, h, args.physics_threads, s),
+    )
+    record(
+        "b_batch_rollout",
+        f"(b) raw Batch.rollout, open loop, {physics} threads",
+        raw_batch_rollout(single, copies, h, args.physics_threads, s),
+    )
+    with mujoco.rollout.Rollout(nthread=physics) as pool:  # physics, as 0 is not "all cores" here
+        record(
+            "b_mujoco_rollout",
+            f"(b) raw mujoco.rollout, open loop, {physics} threads",
+            raw_mujoco_rollout(single, copies, h, pool, s),
+        )
+    rates["b_ceiling"] = max(
+        rates[k] for k in ("b_batch_step", "b_batch_rollout", "b_mujoco_rollout")
+    )
+    print(f"{'(b) physics ceiling = the fastest (b)':58s} {rates['b_ceiling']:12,.0f}")
+
+    run, sampler = sampler_run(
+        single, policy, params, args.tasks, args.episodes, h, args.physics_threads, s
+    )
+    try:
+        record("c_sampler", "(c) metarl Sampler, policy in the loop", run)
+    finally:
+        sampler.close()
+
+    sync = make_gymnasium_vec("sync", copies, h)
+    # Sub-env i runs the task of its episode in the meta-batch, as in the sampler.
+    tasks = single.sample_tasks(args.tasks, np.random.default_rng(s))
+    set_tasks(sync, [task for task in tasks for _ in range(args.episodes)])
+    try:
+        record(
+            "d_sync",
+            f"(d) SyncVectorEnv, {copies} envs, policy in the loop",
+            gymnasium_run(sync, policy, params, vec_env_steps, h, s),
+        )
+    finally:
+        sync.close()
+    for n in args.async_envs:
+        vec = make_gymnasium_vec("async", n, h)  # sub-envs keep the default task
+        try:
+            record(
+                f"d_async_{n}",
+                f"(d) AsyncVectorEnv, {n} processes, policy in the loop",
+                gymnasium_run(vec, policy, params, vec_env_steps, h, s),
+            )
+        finally:
+            vec.close()
+    rates["d_max"] = max(v for k, v in rates.items() if k.startswith("d_"))
+    print(f"{'(d) best gymnasium vector env':58s} {rates['d_max']:12,.0f}\n")
+
+    ratios = {
+        "c_over_b": rates["c_sampler"] / rates["b_ceiling"],
+        "c_over_max_d": rates["c_sampler"] / rates["d_max"],
+    }
+    print(ratio_line("c / b", ratios["c_over_b"], TARGETS["c_over_b"]))
+    print(ratio_line("c / max(d)", ratios["c_over_max_d"], TARGETS["c_over_max_d"]))
+
+    meta = None
+    if not args.skip_meta:
+        meta = time_meta_iteration(
+            args.tasks, args.episodes, h, args.threads, args.meta_iterations, args.meta_warmup
+        )
+        runs = f"median of {args.meta_iterations} after {args.meta_warmup} warm-up"
+        print(f"\nmeta-iteration split (s, {runs})")
+        print(f"{'sample':>8s} {'adapt':>8s} {'meta':>8s} {'total':>8s}")
+        print(" ".join(f"{meta[k]:8.3f}" for k in ("sample", "adapt", "meta", "iteration")))
+
+    result = {
+        "env": ENV_ID,
+        "tasks": args.tasks,
+        "episodes": args.episodes,
+        "horizon": h,
+        "env_steps_per_batch": copies * h,
+        "torch_threads": torch.get_num_threads(),
+        "physics_threads": physics,
+        "cpu_count": cores,
+        "repeats": args.repeats,
+        "single_thread_env_steps_per_run": single_episodes * h,
+        "vector_env_steps_per_run": vec_env_steps,
+        "versions": {
+            "mujoco": mujoco.__version__,
+            "gymnasium": gym.__version__,
+            "torch": torch.__version__,
+        },
+        "env_steps_per_second": {k: round(v, 1) for k, v in rates.items()},
+        "meta_iteration_seconds": None
+        if meta is None
+        else {k: round(v, 3) for k, v in meta.items()},
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "targets": TARGETS,
+        "targets_met": {k: ratios[k] >= TARGETS[k] for k in TARGETS},
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
