@@ -76,63 +76,40 @@ def progress_metrics(run):
     return [[row.split(",")[i] for i in keep] for row in rows[1:]]
 
 
+def start_training(run, *args, **popen_kwargs):
+    """``metarl train`` of 1000 iterations in the background."""
+    command = [sys.executable, "-m", "metarl.cli", "train", "--iterations", "1000"]
+    return subprocess.Popen([*command, "--run-dir", str(run), *args, *FAST], **popen_kwargs)
+
+
+def wait_until(condition, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline and not condition():
+        time.sleep(0.02)
+    assert condition(), "timed out"
+
+
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
-    args = ["--set", "checkpoint_every=1", *FAST]
     straight = tmp_path / "straight"
-    assert metarl("train", "--iterations", "6", "--run-dir", str(straight), *args).returncode == 0
+    out = metarl("train", "--iterations", "12", "--run-dir", str(straight), *FAST)
+    assert out.returncode == 0, out.stderr
 
     run = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "metarl.cli",
-            "train",
-            "--iterations",
-            "6",
-            "--run-dir",
-            str(run),
-            *args,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and not (run / "checkpoints" / "iter_000002.pt").exists():
-        time.sleep(0.05)
+    proc = start_training(run, "--set", "checkpoint_every=1", stderr=subprocess.DEVNULL)
+    wait_until(lambda: (run / "checkpoints" / "iter_000003.pt").exists())
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = len(progress_metrics(run))
-    assert 2 <= done < 6, "the kill should land mid-run"
+    assert 3 <= len(progress_metrics(run)) < 12, "the kill should land mid-run"
 
-    out = metarl("train", "--resume", str(run), "--no-progress")
+    out = metarl("train", "--resume", str(run), "--iterations", "12", "--no-progress")
     assert out.returncode == 0, out.stderr
     assert progress_metrics(run) == progress_metrics(straight)
 
 
 def test_ctrl_c_saves_the_last_iteration(tmp_path):
     run = tmp_path / "run"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "metarl.cli",
-            "train",
-            "--iterations",
-            "1000",
-            "--run-dir",
-            str(run),
-            *FAST,
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.time() + 120
-    while (
-        time.time() < deadline
-        and len(progress_metrics(run) if (run / "progress.csv").exists() else []) < 2
-    ):
-        time.sleep(0.05)
+    proc = start_training(run, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: len(progress_metrics(run)) >= 2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted: saved iteration" in err
