@@ -8,37 +8,20 @@ The MuJoCo families share ``mujoco_family``: a single env and a batched twin per
 
 import gymnasium as gym
 
-gym.register(
-    id="metarl/Navigation2D-v0",
-    entry_point="metarl.envs.navigation2d:Navigation2DEnv",
-    vector_entry_point="metarl.envs.navigation2d:Navigation2DVector",
-    max_episode_steps=100,
-)
+# (name, module, max_episode_steps): registered as ``metarl/<name>-v0`` with the entry points
+# ``metarl.envs.<module>:<name>Env`` and ``<name>Vector``; the time limit is the paper's horizon.
+_FAMILIES = [
+    ("Navigation2D", "navigation2d", 100),
+    ("HalfCheetahVel", "halfcheetah", 200),
+    ("HalfCheetahDir", "halfcheetah", 200),
+    ("AntVel", "ant", 200),
+    ("AntDir", "ant", 200),
+]
 
-gym.register(
-    id="metarl/HalfCheetahVel-v0",
-    entry_point="metarl.envs.halfcheetah:HalfCheetahVelEnv",
-    vector_entry_point="metarl.envs.halfcheetah:HalfCheetahVelVector",
-    max_episode_steps=200,
-)
-
-gym.register(
-    id="metarl/HalfCheetahDir-v0",
-    entry_point="metarl.envs.halfcheetah:HalfCheetahDirEnv",
-    vector_entry_point="metarl.envs.halfcheetah:HalfCheetahDirVector",
-    max_episode_steps=200,
-)
-
-gym.register(
-    id="metarl/AntVel-v0",
-    entry_point="metarl.envs.ant:AntVelEnv",
-    vector_entry_point="metarl.envs.ant:AntVelVector",
-    max_episode_steps=200,
-)
-
-gym.register(
-    id="metarl/AntDir-v0",
-    entry_point="metarl.envs.ant:AntDirEnv",
-    vector_entry_point="metarl.envs.ant:AntDirVector",
-    max_episode_steps=200,
-)
+for _name, _module, _max_episode_steps in _FAMILIES:
+    gym.register(
+        id=f"metarl/{_name}-v0",
+        entry_point=f"metarl.envs.{_module}:{_name}Env",
+        vector_entry_point=f"metarl.envs.{_module}:{_name}Vector",
+        max_episode_steps=_max_episode_steps,
+    )

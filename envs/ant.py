@@ -6,15 +6,63 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .mujoco_family import Data, MujocoTaskEnv, MujocoVectorEnv
+from .mujoco_family import Data, DirectionTask, MujocoTaskEnv, MujocoVectorEnv, VelocityTask
 
 _TORSO = 1  # body id of "torso" in ant.xml (body 0 is the world)
 
 
 class AntEnv(MujocoTaskEnv):
-    """The quadruped shared by the two task families: model, observation, costs and termination.
+    """The quadruped of AntVel and AntDir: model, observation, costs and termination.
 
-    A family adds ``forward_reward(x_velocity, task)`` and its task distribution.
+    The manual of both ant tasks, but for the forward reward and the task distribution, which
+    :class:`AntVelEnv` and :class:`AntDirEnv` state. A task adds ``forward_reward(x_velocity,
+    task)``, ``sample_tasks`` and the initial task (a mixin of ``mujoco_family``).
+
+    Observation (``Box(float32 min, float32 max, (119,))``, as the paper's rllab Ant)
+        =======  ==============================================================================
+        index    meaning
+        =======  ==============================================================================
+        0-2      torso position x, y, z (m)
+        3-6      torso orientation quaternion (w, x, y, z)
+        7-14     hinge angles: hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3, hip_4, ankle_4
+        15-20    torso linear (m/s) and angular (rad/s) velocity
+        21-28    hinge velocities, same order (rad/s)
+        29-106   external (contact) force and torque on each of the 13 bodies (MuJoCo's
+                 ``cfrc_ext``, 6 values each, clipped to ``contact_force_range``)
+        107-115  torso rotation matrix, row-major
+        116-118  centre of mass of the whole ant (the torso's subtree, rllab's
+                 ``get_body_com("torso")``): world x, y, z (m)
+        =======  ==============================================================================
+
+        rllab also observed the world body's ``cfrc_ext`` row, which is always zero; it is left
+        out here. The contact forces are those of the last physics substep (MuJoCo computes them
+        with the accelerations); everything else describes the state after the control step.
+
+    Action (``Box(-1, 1, (8,))``)
+        Motor controls of hip_4, ankle_4, hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3 (torque
+        = 150 x control), held for ``frame_skip`` RK4 physics steps of 0.01 s (``dt = 0.05`` s by
+        default).
+
+    Reward (each term in ``info``)
+        reward = reward_forward + reward_ctrl + reward_contact + reward_survive, where
+        ``reward_forward`` is the task's function of ``v_x``, the torso's x displacement over the
+        control step divided by ``dt`` (``info["x_velocity"]``);
+        ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper code: 0.5e-2);
+        ``reward_contact = -contact_cost_weight * ||clip(cfrc_ext)||^2`` over the 13 bodies
+        (paper code: 0.5e-3);
+        ``reward_survive = survive_reward``, every step.
+
+    Episode end
+        *terminated* when the torso height leaves ``healthy_z_range`` (default ``[0.2, 1.0]``) or
+        the state is not finite (unless ``terminate_when_unhealthy=False``); *truncated* by the
+        time limit (registered ``max_episode_steps = 200``, the paper's horizon).
+
+    Constructor arguments (of both tasks)
+        ``ctrl_cost_weight=0.005``, ``contact_cost_weight=0.0005``,
+        ``contact_force_range=(-1.0, 1.0)``, ``survive_reward=0.05``,
+        ``healthy_z_range=(0.2, 1.0)``, ``terminate_when_unhealthy=True``, and those of
+        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`: ``frame_skip=5``,
+        ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``, ``camera_name``.
     """
 
     xml_file = "ant.xml"
@@ -78,138 +126,55 @@ class AntEnv(MujocoTaskEnv):
         return forward + ctrl + contact + survive, terminated, terms
 
 
-class AntVelEnv(AntEnv):
+class AntVelEnv(VelocityTask, AntEnv):
     """AntVel: walk forward at a target velocity (Finn et al. 2017, section 5.3).
 
-    Observation (``Box(float32 min, float32 max, (119,))``, as the paper's rllab Ant)
-        =======  ==============================================================================
-        index    meaning
-        =======  ==============================================================================
-        0-2      torso position x, y, z (m)
-        3-6      torso orientation quaternion (w, x, y, z)
-        7-14     hinge angles: hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3, hip_4, ankle_4
-        15-20    torso linear (m/s) and angular (rad/s) velocity
-        21-28    hinge velocities, same order (rad/s)
-        29-106   external (contact) force and torque on each of the 13 bodies (MuJoCo's
-                 ``cfrc_ext``, 6 values each, clipped to ``contact_force_range``)
-        107-115  torso rotation matrix, row-major
-        116-118  centre of mass of the whole ant (the torso's subtree, rllab's
-                 ``get_body_com("torso")``): world x, y, z (m)
-        =======  ==============================================================================
-
-        rllab also observed the world body's ``cfrc_ext`` row, which is always zero; it is left
-        out here. The contact forces are those of the last physics substep (MuJoCo computes them
-        with the accelerations); everything else describes the state after the control step.
-
-    Action (``Box(-1, 1, (8,))``)
-        Motor controls of hip_4, ankle_4, hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3 (torque
-        = 150 x control), held for ``frame_skip`` RK4 physics steps of 0.01 s (``dt = 0.05`` s by
-        default).
+    Observation ``Box(float32 min, float32 max, (119,))`` (the table is in :class:`AntEnv`),
+    action ``Box(-1, 1, (8,))``, control and contact costs, episode end (terminated when
+    unhealthy, truncated after 200 steps) and the other constructor arguments: see
+    :class:`AntEnv`.
 
     Reward (each term in ``info``)
-        ``reward_forward = -|v_x - velocity|``, with ``v_x`` the torso's x displacement over the
-        control step divided by ``dt`` (``info["x_velocity"]``);
-        ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper code: 0.5e-2);
-        ``reward_contact = -contact_cost_weight * ||clip(cfrc_ext)||^2`` over the 13 bodies
-        (paper code: 0.5e-3);
-        ``reward_survive = survive_reward``, every step (1.05: the paper's code wrote the forward
-        term as ``-|v_x - velocity| + 1`` and added a survive bonus of 0.05; the constant 1 is
-        moved here so that ``reward_forward`` is the tracking error alone; the sum is the same);
+        ``reward_forward = -|v_x - velocity|``, with ``v_x`` the torso's forward velocity
+        (``info["x_velocity"]``);
+        ``reward_survive = survive_reward`` (default 1.05 here), every step (the paper's code
+        wrote the forward term as ``-|v_x - velocity| + 1`` and added a survive bonus of 0.05; the
+        constant 1 is moved here so that ``reward_forward`` is the tracking error alone; the sum
+        is the same);
         reward = reward_forward + reward_ctrl + reward_contact + reward_survive.
 
     Task distribution
         ``{"velocity": v}`` with ``v`` uniform in ``[low, high]`` (paper: ``[0, 3]``); not observed.
-
-    Episode end
-        *terminated* when the torso height leaves ``healthy_z_range`` (default ``[0.2, 1.0]``) or
-        the state is not finite (unless ``terminate_when_unhealthy=False``); *truncated* by the
-        time limit (registered ``max_episode_steps = 200``, the paper's horizon).
+        The initial task is ``{"velocity": (low + high) / 2}``.
 
     Constructor arguments
-        ``low=0.0``, ``high=3.0``, ``survive_reward=1.05``, ``ctrl_cost_weight=0.005``,
-        ``contact_cost_weight=0.0005``, ``contact_force_range=(-1.0, 1.0)``,
-        ``healthy_z_range=(0.2, 1.0)``, ``terminate_when_unhealthy=True``, and those of
-        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`: ``frame_skip=5``,
-        ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``, ``camera_name``.
+        ``low=0.0``, ``high=3.0``, ``survive_reward=1.05``, and those of :class:`AntEnv`.
     """
 
     def __init__(self, low: float = 0.0, high: float = 3.0, survive_reward: float = 1.05, **kwargs):
-        self.low, self.high = low, high
-        super().__init__(survive_reward=survive_reward, **kwargs)
-        self.set_task({"velocity": (low + high) / 2})
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
-        """``n`` tasks ``{"velocity": float}`` drawn from ``rng``."""
-        return [{"velocity": float(v)} for v in rng.uniform(self.low, self.high, n)]
-
-    def forward_reward(self, x_velocity, task):
-        return -np.abs(x_velocity - task["velocity"])
+        super().__init__(low=low, high=high, survive_reward=survive_reward, **kwargs)
 
 
-class AntDirEnv(AntEnv):
+class AntDirEnv(DirectionTask, AntEnv):
     """AntDir: walk forward or backward along x (Finn et al. 2017, section 5.3).
 
-    Observation (``Box(float32 min, float32 max, (119,))``, as the paper's rllab Ant)
-        =======  ==============================================================================
-        index    meaning
-        =======  ==============================================================================
-        0-2      torso position x, y, z (m)
-        3-6      torso orientation quaternion (w, x, y, z)
-        7-14     hinge angles: hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3, hip_4, ankle_4
-        15-20    torso linear (m/s) and angular (rad/s) velocity
-        21-28    hinge velocities, same order (rad/s)
-        29-106   external (contact) force and torque on each of the 13 bodies (MuJoCo's
-                 ``cfrc_ext``, 6 values each, clipped to ``contact_force_range``)
-        107-115  torso rotation matrix, row-major
-        116-118  centre of mass of the whole ant (the torso's subtree, rllab's
-                 ``get_body_com("torso")``): world x, y, z (m)
-        =======  ==============================================================================
-
-        rllab also observed the world body's ``cfrc_ext`` row, which is always zero; it is left
-        out here. The contact forces are those of the last physics substep (MuJoCo computes them
-        with the accelerations); everything else describes the state after the control step.
-
-    Action (``Box(-1, 1, (8,))``)
-        Motor controls of hip_4, ankle_4, hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3 (torque
-        = 150 x control), held for ``frame_skip`` RK4 physics steps of 0.01 s (``dt = 0.05`` s by
-        default).
+    Observation ``Box(float32 min, float32 max, (119,))`` (the table is in :class:`AntEnv`),
+    action ``Box(-1, 1, (8,))``, control and contact costs, episode end (terminated when
+    unhealthy, truncated after 200 steps) and the constructor arguments: see :class:`AntEnv`.
 
     Reward (each term in ``info``)
-        ``reward_forward = direction * v_x``, with ``v_x`` the torso's x displacement over the
-        control step divided by ``dt`` (``info["x_velocity"]``);
-        ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper code: 0.5e-2);
-        ``reward_contact = -contact_cost_weight * ||clip(cfrc_ext)||^2`` over the 13 bodies
-        (paper code: 0.5e-3);
-        ``reward_survive = survive_reward`` (paper code: 0.05), every step;
+        ``reward_forward = direction * v_x``, with ``v_x`` the torso's forward velocity
+        (``info["x_velocity"]``);
+        ``reward_survive = survive_reward`` (default 0.05, as the paper's code), every step;
         reward = reward_forward + reward_ctrl + reward_contact + reward_survive.
 
     Task distribution
         ``{"direction": d}`` with ``d = +1.0`` or ``-1.0``, each with probability 1/2; not
-        observed.
-
-    Episode end
-        *terminated* when the torso height leaves ``healthy_z_range`` (default ``[0.2, 1.0]``) or
-        the state is not finite (unless ``terminate_when_unhealthy=False``); *truncated* by the
-        time limit (registered ``max_episode_steps = 200``, the paper's horizon).
+        observed. The initial task is ``{"direction": 1.0}``.
 
     Constructor arguments
-        ``survive_reward=0.05``, ``ctrl_cost_weight=0.005``, ``contact_cost_weight=0.0005``,
-        ``contact_force_range=(-1.0, 1.0)``, ``healthy_z_range=(0.2, 1.0)``,
-        ``terminate_when_unhealthy=True``, and those of
-        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`: ``frame_skip=5``,
-        ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``, ``camera_name``.
+        Those of :class:`AntEnv`, with its defaults.
     """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.set_task({"direction": 1.0})
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
-        """``n`` tasks ``{"direction": +1.0 or -1.0}`` drawn from ``rng``."""
-        return [{"direction": float(d)} for d in rng.choice([-1.0, 1.0], n)]
-
-    def forward_reward(self, x_velocity, task):
-        return task["direction"] * x_velocity
 
 
 class AntVelVector(MujocoVectorEnv):

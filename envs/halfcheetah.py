@@ -6,15 +6,52 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .mujoco_family import Data, MujocoTaskEnv, MujocoVectorEnv
+from .mujoco_family import Data, DirectionTask, MujocoTaskEnv, MujocoVectorEnv, VelocityTask
 
 _TORSO = 1  # body id of "torso" in half_cheetah.xml (body 0 is the world)
 
 
 class HalfCheetahEnv(MujocoTaskEnv):
-    """The planar cheetah shared by the two task families: model, observation and control cost.
+    """The planar cheetah of HalfCheetahVel and HalfCheetahDir: model, observation, control cost.
 
-    A family adds ``forward_reward(x_velocity, task)`` and its task distribution.
+    The manual of both cheetah tasks, but for the forward reward and the task distribution, which
+    :class:`HalfCheetahVelEnv` and :class:`HalfCheetahDirEnv` state. A task adds
+    ``forward_reward(x_velocity, task)``, ``sample_tasks`` and the initial task (a mixin of
+    ``mujoco_family``).
+
+    Observation (``Box(float32 min, float32 max, (20,))``, as the paper's rllab HalfCheetah)
+        =====  ================================================================================
+        index  meaning
+        =====  ================================================================================
+        0      torso height offset ``rootz`` (m; the torso starts at z = 0.7)
+        1      torso pitch ``rooty`` (rad)
+        2-7    joint angles of bthigh, bshin, bfoot, fthigh, fshin, ffoot (rad)
+        8-16   velocities of rootx, rootz, rooty and the six joints (m/s, rad/s)
+        17-19  centre of mass of the whole cheetah (the torso's subtree, rllab's
+               ``get_body_com("torso")``): world x, y, z (m)
+        =====  ================================================================================
+
+        The torso's x position ``qpos[0]`` is left out, but the centre of mass carries it, as in
+        rllab. Every entry describes the state after the control step.
+
+    Action (``Box(-1, 1, (6,))``)
+        Motor controls of bthigh, bshin, bfoot, fthigh, fshin, ffoot (torque = gear x control,
+        gears 120, 90, 60, 120, 60, 30), held for ``frame_skip`` physics steps of 0.01 s
+        (``dt = 0.05`` s by default).
+
+    Reward (each term in ``info``)
+        reward = reward_forward + reward_ctrl, where ``reward_forward`` is the task's function of
+        ``v_x``, the torso's x displacement over the control step divided by ``dt``
+        (``info["x_velocity"]``), and ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper: 0.05).
+
+    Episode end
+        Never *terminated*; *truncated* by the time limit (registered ``max_episode_steps = 200``,
+        the paper's horizon).
+
+    Constructor arguments (of both tasks)
+        ``ctrl_cost_weight=0.05``, and those of :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`:
+        ``frame_skip=5``, ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``,
+        ``camera_name``.
     """
 
     xml_file = "half_cheetah.xml"
@@ -41,114 +78,51 @@ class HalfCheetahEnv(MujocoTaskEnv):
         return forward + ctrl, np.zeros(len(actions), bool), terms
 
 
-class HalfCheetahVelEnv(HalfCheetahEnv):
+class HalfCheetahVelEnv(VelocityTask, HalfCheetahEnv):
     """HalfCheetahVel: run at a target forward velocity (Finn et al. 2017, section 5.3).
 
-    Observation (``Box(float32 min, float32 max, (20,))``, as the paper's rllab HalfCheetah)
-        =====  ================================================================================
-        index  meaning
-        =====  ================================================================================
-        0      torso height offset ``rootz`` (m; the torso starts at z = 0.7)
-        1      torso pitch ``rooty`` (rad)
-        2-7    joint angles of bthigh, bshin, bfoot, fthigh, fshin, ffoot (rad)
-        8-16   velocities of rootx, rootz, rooty and the six joints (m/s, rad/s)
-        17-19  centre of mass of the whole cheetah (the torso's subtree, rllab's
-               ``get_body_com("torso")``): world x, y, z (m)
-        =====  ================================================================================
-
-        The torso's x position ``qpos[0]`` is left out, but the centre of mass carries it, as in
-        rllab. Every entry describes the state after the control step.
-
-    Action (``Box(-1, 1, (6,))``)
-        Motor controls of bthigh, bshin, bfoot, fthigh, fshin, ffoot (torque = gear x control,
-        gears 120, 90, 60, 120, 60, 30), held for ``frame_skip`` physics steps of 0.01 s
-        (``dt = 0.05`` s by default).
+    Observation ``Box(float32 min, float32 max, (20,))`` (the table is in
+    :class:`HalfCheetahEnv`), action ``Box(-1, 1, (6,))``, control cost, episode end (never
+    terminated, truncated after 200 steps) and the other constructor arguments: see
+    :class:`HalfCheetahEnv`.
 
     Reward (each term in ``info``)
-        ``reward_forward = -|v_x - velocity|``, with ``v_x`` the torso's x displacement over the
-        control step divided by ``dt`` (``info["x_velocity"]``);
-        ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper: 0.05);
+        ``reward_forward = -|v_x - velocity|``, with ``v_x`` the torso's forward velocity
+        (``info["x_velocity"]``);
         reward = reward_forward + reward_ctrl.
 
     Task distribution
         ``{"velocity": v}`` with ``v`` uniform in ``[low, high]`` (paper: ``[0, 2]``); not observed.
-
-    Episode end
-        Never *terminated*; *truncated* by the time limit (registered ``max_episode_steps = 200``,
-        the paper's horizon).
+        The initial task is ``{"velocity": (low + high) / 2}``.
 
     Constructor arguments
-        ``low=0.0``, ``high=2.0``, ``ctrl_cost_weight=0.05``, and those of
-        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`: ``frame_skip=5``,
-        ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``, ``camera_name``.
+        ``low=0.0``, ``high=2.0``, and those of :class:`HalfCheetahEnv`.
     """
 
     def __init__(self, low: float = 0.0, high: float = 2.0, **kwargs):
-        self.low, self.high = low, high
-        super().__init__(**kwargs)
-        self.set_task({"velocity": (low + high) / 2})
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
-        """``n`` tasks ``{"velocity": float}`` drawn from ``rng``."""
-        return [{"velocity": float(v)} for v in rng.uniform(self.low, self.high, n)]
-
-    def forward_reward(self, x_velocity, task):
-        return -np.abs(x_velocity - task["velocity"])
+        super().__init__(low=low, high=high, **kwargs)
 
 
-class HalfCheetahDirEnv(HalfCheetahEnv):
+class HalfCheetahDirEnv(DirectionTask, HalfCheetahEnv):
     """HalfCheetahDir: run forward or backward (Finn et al. 2017, section 5.3).
 
-    Observation (``Box(float32 min, float32 max, (20,))``, as the paper's rllab HalfCheetah)
-        =====  ================================================================================
-        index  meaning
-        =====  ================================================================================
-        0      torso height offset ``rootz`` (m; the torso starts at z = 0.7)
-        1      torso pitch ``rooty`` (rad)
-        2-7    joint angles of bthigh, bshin, bfoot, fthigh, fshin, ffoot (rad)
-        8-16   velocities of rootx, rootz, rooty and the six joints (m/s, rad/s)
-        17-19  centre of mass of the whole cheetah (the torso's subtree, rllab's
-               ``get_body_com("torso")``): world x, y, z (m)
-        =====  ================================================================================
-
-        The torso's x position ``qpos[0]`` is left out, but the centre of mass carries it, as in
-        rllab. Every entry describes the state after the control step.
-
-    Action (``Box(-1, 1, (6,))``)
-        Motor controls of bthigh, bshin, bfoot, fthigh, fshin, ffoot (torque = gear x control,
-        gears 120, 90, 60, 120, 60, 30), held for ``frame_skip`` physics steps of 0.01 s
-        (``dt = 0.05`` s by default).
+    Observation ``Box(float32 min, float32 max, (20,))`` (the table is in
+    :class:`HalfCheetahEnv`), action ``Box(-1, 1, (6,))``, control cost, episode end (never
+    terminated, truncated after 200 steps) and the constructor arguments: see
+    :class:`HalfCheetahEnv`.
 
     Reward (each term in ``info``)
-        ``reward_forward = direction * v_x``, with ``v_x`` the torso's x displacement over the
-        control step divided by ``dt`` (``info["x_velocity"]``);
-        ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper: 0.05);
+        ``reward_forward = direction * v_x``, with ``v_x`` the torso's forward velocity
+        (``info["x_velocity"]``);
         reward = reward_forward + reward_ctrl.
 
     Task distribution
         ``{"direction": d}`` with ``d = +1.0`` or ``-1.0``, each with probability 1/2; not
-        observed.
-
-    Episode end
-        Never *terminated*; *truncated* by the time limit (registered ``max_episode_steps = 200``,
-        the paper's horizon).
+        observed. The initial task is ``{"direction": 1.0}``.
 
     Constructor arguments
-        ``ctrl_cost_weight=0.05``, and those of :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`:
-        ``frame_skip=5``, ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``,
-        ``camera_name``.
+        Those of :class:`HalfCheetahEnv`, with its defaults.
     """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.set_task({"direction": 1.0})
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
-        """``n`` tasks ``{"direction": +1.0 or -1.0}`` drawn from ``rng``."""
-        return [{"direction": float(d)} for d in rng.choice([-1.0, 1.0], n)]
-
-    def forward_reward(self, x_velocity, task):
-        return task["direction"] * x_velocity
 
 
 class HalfCheetahVelVector(MujocoVectorEnv):

@@ -10,6 +10,11 @@ A family subclasses :class:`MujocoTaskEnv` and supplies only
 plus a one-line subclass of :class:`MujocoVectorEnv` that names it. The single env calls the same
 two functions on a batch of one, so the task is defined once for both.
 
+The locomotion families are a body (``HalfCheetahEnv``, ``AntEnv``: model, observation, costs)
+crossed with a task: :class:`VelocityTask` or :class:`DirectionTask` supplies ``sample_tasks``,
+the initial task and the ``forward_reward`` the body's reward adds, as in
+``class AntDirEnv(DirectionTask, AntEnv)``.
+
 Physics. The single env steps one ``MjData`` with ``mj_step``. The vector env keeps every copy in a
 ``mujoco.batch.Batch`` (MuJoCo 4): one C++ call steps them all on a thread pool outside the GIL,
 with results bit-identical to a loop of ``mj_step`` over one ``MjData`` per copy. After the
@@ -244,3 +249,51 @@ class MujocoVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         self.single.close()
+
+
+# A family lists its task mixin before its body, ``class AntDirEnv(DirectionTask, AntEnv)``: so the
+# mixin's sample_tasks and forward_reward come before the body's placeholders in the MRO, and its
+# __init__ takes the task's own arguments and passes the rest on to the body.
+
+
+class VelocityTask:
+    """Task mixin: move forward at a target velocity (HalfCheetahVel, AntVel).
+
+    Task ``{"velocity": v}``, ``v`` uniform in ``[low, high]``, not observed; the initial task is
+    the middle of the range. ``forward_reward = -|v_x - velocity|`` (``[n]``, for the forward
+    velocity ``v_x`` ``[n]``): the speed-tracking error.
+    """
+
+    def __init__(self, low: float, high: float, **kwargs: Any):
+        self.low, self.high = low, high
+        super().__init__(**kwargs)
+        self.set_task({"velocity": (low + high) / 2})
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
+        """``n`` tasks ``{"velocity": float}`` drawn from ``rng``."""
+        return [{"velocity": float(v)} for v in rng.uniform(self.low, self.high, n)]
+
+    def forward_reward(self, x_velocity: np.ndarray, task: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``-|x_velocity - task["velocity"]|``, ``[n]``."""
+        return -np.abs(x_velocity - task["velocity"])
+
+
+class DirectionTask:
+    """Task mixin: move forward or backward along x (HalfCheetahDir, AntDir).
+
+    Task ``{"direction": d}``, ``d = +1.0`` or ``-1.0`` each with probability 1/2, not observed;
+    the initial task is ``{"direction": 1.0}``. ``forward_reward = direction * v_x`` (``[n]``, for
+    the forward velocity ``v_x`` ``[n]``).
+    """
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.set_task({"direction": 1.0})
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> list[dict]:
+        """``n`` tasks ``{"direction": +1.0 or -1.0}`` drawn from ``rng``."""
+        return [{"direction": float(d)} for d in rng.choice([-1.0, 1.0], n)]
+
+    def forward_reward(self, x_velocity: np.ndarray, task: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``task["direction"] * x_velocity``, ``[n]``."""
+        return task["direction"] * x_velocity
