@@ -1,4 +1,5 @@
-"""``metarl train | evaluate``: the command line over the trainer and the evaluation."""
+"""``metarl train | evaluate | watch | plot``: the command line over the trainer, the evaluation,
+the rendering of an adaptation and the plots of a run."""
 
 from __future__ import annotations
 
@@ -43,6 +44,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--seed", type=int, help="seed of the held-out tasks (default: eval.seed)")
     ev.add_argument("--checkpoint", default="latest", help="checkpoint name in RUN_DIR/checkpoints")
+
+    watch = sub.add_parser(
+        "watch",
+        help="adapt to one task and render the policy before and after each gradient step",
+    )
+    watch.add_argument("run_dir")
+    watch.add_argument(
+        "--task",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the task, e.g. velocity=1.5, direction=-1, goal=0.3,-0.2 (default: one sampled "
+        "with --seed)",
+    )
+    watch.add_argument("--seed", type=int, default=0, help="seed of the task and the episodes")
+    watch.add_argument("--steps", type=int, default=1, help="gradient steps (α, then α/2)")
+    watch.add_argument(
+        "--episodes", type=int, help="episodes per adaptation step (default: the run's episodes)"
+    )
+    watch.add_argument(
+        "--out",
+        help="FILE.mp4, .gif or .png (Navigation2D: .png, or .gif for PNG + animation); "
+        "default RUN_DIR/watch.mp4 (Navigation2D: watch.png)",
+    )
+    watch.add_argument(
+        "--layout",
+        default="side",
+        help="MuJoCo videos: panels side by side (side) or one after another (sequence)",
+    )
+    watch.add_argument("--live", action="store_true", help="play in MuJoCo's interactive viewer")
+    watch.add_argument("--width", type=int, default=320, help="pixels per panel")
+    watch.add_argument("--height", type=int, default=240, help="pixels per panel")
+    watch.add_argument(
+        "--checkpoint", default="latest", help="checkpoint name in RUN_DIR/checkpoints"
+    )
+
+    plot = sub.add_parser(
+        "plot", help="learning_curve.png from progress.csv (and evaluation.png if evaluated)"
+    )
+    plot.add_argument("run_dir")
     return parser
 
 
@@ -57,11 +98,9 @@ def _train(args) -> None:
     if args.resume:
         if args.config or args.set or args.seed is not None:
             raise ConfigError("--resume takes only --iterations (the run's config.yaml is kept)")
-        config = None
-        if args.iterations is not None:
-            config = load_config(
-                Path(args.resume) / "config.yaml", [f"iterations={args.iterations}"]
-            )
+        # The run's config.yaml, checked against its checkpoint by train().
+        saved = Path(args.resume) / "config.yaml"
+        config = load_config(saved, overrides) if saved.is_file() else None
         run_dir = train(config, args.resume, resume=True, progress=not args.no_progress)
     else:
         config = load_config(args.config, overrides)
@@ -86,10 +125,47 @@ def _evaluate(args) -> None:
     print(f"written to {Path(args.run_dir) / 'evaluation.json'}")
 
 
+def _watch(args) -> None:
+    from metarl.watch import parse_task_args, step_text, watch
+
+    task = parse_task_args(args.task) if args.task else None
+    result = watch(
+        args.run_dir,
+        task,
+        steps=args.steps,
+        seed=args.seed,
+        episodes=args.episodes,
+        out=args.out,
+        layout=args.layout,
+        live=args.live,
+        checkpoint=args.checkpoint,
+        width=args.width,
+        height=args.height,
+    )
+    for k, mean in enumerate(result.returns):
+        shown = "" if result.shown is None else f", the episode shown {result.shown[k]:.1f}"
+        print(f"{step_text(k)}: mean return {mean:.1f} over the adaptation episodes{shown}")
+    for path in result.out:
+        print(
+            f"written to {path}" + ("" if path.suffix == ".png" else f" ({result.frames} frames)")
+        )
+
+
+def _plot(args) -> None:
+    from metarl.plots import plot_evaluation, plot_learning_curve
+
+    print(f"written to {plot_learning_curve(args.run_dir)}")
+    evaluation = Path(args.run_dir) / "evaluation.json"
+    if evaluation.is_file():
+        report = json.loads(evaluation.read_text())
+        print(f"written to {plot_evaluation(report, evaluation.with_suffix('.png'))}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        {"train": _train, "evaluate": _evaluate}[args.command](args)
+        commands = {"train": _train, "evaluate": _evaluate, "watch": _watch, "plot": _plot}
+        commands[args.command](args)
     except (ConfigError, CheckpointError, FileExistsError) as e:
         if args.debug:
             raise

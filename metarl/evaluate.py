@@ -93,4 +93,8 @@ def evaluate(
         "iteration": learner.iteration,
     }
     (Path(run_dir) / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    # Imported here: matplotlib costs every `import metarl` half a second otherwise.
+    from metarl.plots import plot_evaluation
+
+    plot_evaluation(report, Path(run_dir) / "evaluation.png")
     return report

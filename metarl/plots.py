@@ -1,0 +1,123 @@
+"""Plots of a run: return vs gradient steps (``evaluation.png``) and the learning curve.
+
+Figures are drawn on a bare ``matplotlib.figure.Figure`` (the Agg canvas), never through pyplot,
+so they work headless and leave the caller's matplotlib backend alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from metarl.config import ConfigError
+
+# The paper's families under metarl's env ids; keys of paper_results.json.
+PAPER_FAMILIES = {
+    "metarl/Navigation2D-v0": "navigation2d",
+    "metarl/HalfCheetahVel-v0": "halfcheetah_vel",
+    "metarl/HalfCheetahDir-v0": "halfcheetah_dir",
+    "metarl/AntVel-v0": "ant_vel",
+    "metarl/AntDir-v0": "ant_dir",
+}
+
+# How the paper's comparison curves are drawn: (key, label, colour, line style).
+_PAPER_CURVES = [
+    ("maml", "MAML (paper)", "tab:blue", "--"),
+    ("pretrained", "pretrained (paper)", "tab:orange", ":"),
+    ("random_init", "random init (paper)", "tab:gray", ":"),
+]
+
+
+def paper_results(env_id: str) -> dict | None:
+    """The paper's numbers for ``env_id`` (``maml``, ``pretrained``, ``random_init``: returns
+    after 0..3 steps; ``oracle``: one number), or None for a family the paper did not run.
+
+    Source: Finn et al. 2017, Figure 5 / Tables 4-5, kept in ``metarl/paper_results.json``.
+    """
+    key = PAPER_FAMILIES.get(env_id)
+    if key is None:
+        return None
+    text = resources.files("metarl").joinpath("paper_results.json").read_text()
+    return json.loads(text)["families"][key]
+
+
+def plot_evaluation(report: dict, path: str | Path) -> Path:
+    """Average return vs gradient steps with stderr bars, beside the paper's curves if known.
+
+    ``report`` is the content of ``evaluation.json`` (``steps``, ``mean_return``, ``stderr``,
+    ``family``, ``num_tasks``, ``iteration``); writes a PNG to ``path`` and returns it.
+    """
+    fig = Figure(figsize=(5.5, 4), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    ax.errorbar(
+        report["steps"],
+        report["mean_return"],
+        yerr=report["stderr"],
+        marker="o",
+        capsize=3,
+        color="tab:red",
+        label=f"metarl (iteration {report['iteration']})",
+    )
+    paper = paper_results(report["family"])
+    if paper is not None:
+        for key, label, color, style in _PAPER_CURVES:
+            values = paper[key]
+            ax.plot(range(len(values)), values, style, marker=".", color=color, label=label)
+        ax.axhline(paper["oracle"], color="black", lw=0.8, ls="-.", label="oracle (paper)")
+    ax.set_xticks(report["steps"])
+    ax.set_xlabel("number of gradient steps")
+    ax.set_ylabel("average return")
+    ax.set_title(f"{report['family']}: {report['num_tasks']} held-out tasks", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    path = Path(path)
+    fig.savefig(path)
+    return path
+
+
+def read_progress(run_dir: str | Path) -> dict[str, np.ndarray]:
+    """``run_dir/progress.csv`` as ``{column: [rows] float array}``; ConfigError if absent."""
+    path = Path(run_dir) / "progress.csv"
+    if not path.is_file():
+        raise ConfigError(f"no progress.csv in {run_dir} (expected a run folder of metarl train)")
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise ConfigError(f"{path} has no rows yet: train at least one meta-iteration")
+    return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
+
+
+def plot_learning_curve(run_dir: str | Path, path: str | Path | None = None) -> Path:
+    """Mean return before and after adaptation vs meta-iteration, env steps on the top axis.
+
+    Reads ``run_dir/progress.csv``; writes ``path`` (default ``run_dir/learning_curve.png``).
+    """
+    progress = read_progress(run_dir)
+    iteration, env_steps = progress["iteration"], progress["env_steps"]
+    fig = Figure(figsize=(6, 4), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(iteration, progress["return_pre"], color="tab:gray", label="before adaptation")
+    ax.plot(iteration, progress["return_post"], color="tab:red", label="after adaptation")
+    if len(iteration) > 1:
+        # Env steps grow monotonically but not linearly (episodes may end early), so the top
+        # axis maps iterations to steps by interpolation.
+        top = ax.secondary_xaxis(
+            "top",
+            functions=(
+                lambda i: np.interp(i, iteration, env_steps),
+                lambda s: np.interp(s, env_steps, iteration),
+            ),
+        )
+        top.set_xlabel("env steps")
+    ax.set_xlabel("meta-iteration")
+    ax.set_ylabel("mean return (meta-batch)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    path = Path(run_dir) / "learning_curve.png" if path is None else Path(path)
+    fig.savefig(path)
+    return path

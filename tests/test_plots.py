@@ -1,0 +1,81 @@
+"""Plots: evaluation.png beside the paper's curves, learning_curve.png from progress.csv."""
+
+import csv
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+import metarl
+from metarl.cli import main
+from metarl.config import ConfigError
+from metarl.plots import PAPER_FAMILIES, paper_results, plot_evaluation, plot_learning_curve
+from metarl.trainer import PROGRESS_COLUMNS
+
+
+def is_picture(path) -> bool:
+    image = iio.imread(path)
+    return image.ndim == 3 and len(np.unique(image.reshape(-1, image.shape[-1]), axis=0)) > 10
+
+
+def test_paper_results_ship_with_the_package():
+    for env_id in PAPER_FAMILIES:
+        paper = paper_results(env_id)
+        assert all(len(paper[key]) == 4 for key in ("maml", "pretrained", "random_init"))
+        assert isinstance(paper["oracle"], float)
+    assert paper_results("metarl/Navigation2D-v0")["maml"][1] == -11.68  # Finn et al., Fig. 5
+    assert paper_results("example/Reach1D-v0") is None
+
+
+@pytest.mark.parametrize("family", ["metarl/HalfCheetahVel-v0", "example/Reach1D-v0"])
+def test_plot_evaluation(tmp_path, family):
+    report = {
+        "family": family,
+        "steps": [0, 1, 2],
+        "mean_return": [-100.0, -70.0, -65.0],
+        "stderr": [5.0, 4.0, 4.0],
+        "num_tasks": 40,
+        "iteration": 500,
+    }
+    assert is_picture(plot_evaluation(report, tmp_path / "evaluation.png"))
+
+
+def test_evaluate_writes_evaluation_png(tmp_path):
+    torch.set_num_threads(1)
+    config = metarl.load_config(
+        None, ["iterations=1", "meta_batch=2", "episodes=2", "policy.hidden=[8]", "horizon=10"]
+    )
+    run = metarl.train(config, tmp_path / "run", progress=False)
+    metarl.evaluate(run, tasks=2, steps=1, episodes=2)
+    assert is_picture(run / "evaluation.png")
+
+
+def test_plot_command_writes_learning_curve(tmp_path, capsys):
+    with (tmp_path / "progress.csv").open("w", newline="") as f:
+        rows = csv.DictWriter(f, fieldnames=PROGRESS_COLUMNS)
+        rows.writeheader()
+        for i in range(1, 6):
+            row = dict.fromkeys(PROGRESS_COLUMNS, 0.0)
+            row.update(iteration=i, env_steps=1000 * i, return_pre=-40 + i, return_post=-30 + 2 * i)
+            rows.writerow(row)
+    assert main(["plot", str(tmp_path)]) == 0
+    assert is_picture(tmp_path / "learning_curve.png")
+    assert not (tmp_path / "evaluation.png").exists()
+
+    report = {"family": "metarl/AntDir-v0", "steps": [0, 1], "mean_return": [1.0, 2.0],
+              "stderr": [0.1, 0.1], "num_tasks": 2, "iteration": 5}  # fmt: skip
+    (tmp_path / "evaluation.json").write_text(json.dumps(report))
+    assert main(["plot", str(tmp_path)]) == 0
+    assert is_picture(tmp_path / "evaluation.png")
+    assert "learning_curve.png" in capsys.readouterr().out
+
+
+def test_plot_without_progress_is_one_line_exit_2(tmp_path, capsys):
+    assert main(["plot", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no progress.csv" in err[0]
+    (tmp_path / "progress.csv").write_text(",".join(PROGRESS_COLUMNS) + "\n")
+    with pytest.raises(ConfigError, match="no rows"):
+        plot_learning_curve(tmp_path)
