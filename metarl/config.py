@@ -53,6 +53,9 @@ class TRPOConfig:
     # Fraction of the meta-batch's tasks whose KL gives the CG curvature; 1.0 is exact. The
     # mean KL is an average over tasks, so a random subset's Hessian is an unbiased estimate.
     curvature_tasks: float = 1.0
+    # Tasks per batched graph in the meta-step (None: all at once). The same numbers for any
+    # value; smaller chunks trade batching for memory locality (faster for large batches).
+    task_chunk: int | None = None
 
 
 @dataclass
@@ -111,6 +114,11 @@ _RANGES = [
     ("trpo.ls_steps", lambda c: c.trpo.ls_steps >= 1, ">= 1"),
     ("trpo.ls_backtrack", lambda c: 0 < c.trpo.ls_backtrack < 1, "in (0, 1)"),
     ("trpo.curvature_tasks", lambda c: 0 < c.trpo.curvature_tasks <= 1, "in (0, 1]"),
+    (
+        "trpo.task_chunk",
+        lambda c: c.trpo.task_chunk is None or c.trpo.task_chunk >= 1,
+        ">= 1 or null",
+    ),
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),

@@ -21,6 +21,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from torch.distributions import Independent
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -176,39 +177,57 @@ def meta_step(
 ) -> TRPOStats:
     """TRPO on ``θ`` (and ``α`` if learned) for the post-adaptation loss.
 
-    ``adapted`` are the per-task parameters that collected ``valid`` (the old policies).
+    ``adapted`` are the per-task parameters that collected ``valid`` (the old policies). Tasks
+    are processed in groups of ``trpo.task_chunk`` (one batched graph per group): the result is
+    the same for any chunk size, only speed and memory change.
     """
     cfg = learner.config
+    n = valid.num_tasks
+    chunk = cfg.trpo.task_chunk or n
 
-    def post_adaptation(train, valid, old_dist, create_graph):
-        new = adapt(
-            learner.policy,
-            learner.params,
-            learner.step_sizes,
-            train,
-            first_order=cfg.inner.first_order,
-            create_graph=create_graph,
-        )
-        loss, kl = surrogate_and_kl(learner.policy, new, valid, old_dist)
-        return loss.mean(), kl.mean()
+    def groups(tasks: list[int]) -> list[tuple[list[Episodes], Episodes, Independent]]:
+        """(train, valid, old policy) restricted to each chunk of ``tasks``."""
+        out = []
+        for i in range(0, len(tasks), chunk):
+            idx = tasks[i : i + chunk]
+            everything = idx == list(range(n))  # no copy when one group holds every task
+            train = train_episodes if everything else [e.select_tasks(idx) for e in train_episodes]
+            val = valid if everything else valid.select_tasks(idx)
+            old = learner.policy.distribution(
+                val.by_task(val.obs), {k: v[idx] for k, v in adapted.items()}
+            )
+            out.append((train, val, old))
+        return out
 
-    old_dist = learner.policy.distribution(valid.by_task(valid.obs), adapted)
+    def post_adaptation(parts, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean over the tasks in ``parts`` of the surrogate loss and of the KL."""
+        loss = kl = 0.0
+        for train, val, old in parts:
+            new = adapt(
+                learner.policy,
+                learner.params,
+                learner.step_sizes,
+                train,
+                first_order=cfg.inner.first_order,
+                create_graph=create_graph,
+            )
+            task_loss, task_kl = surrogate_and_kl(learner.policy, new, val, old)
+            loss, kl = loss + task_loss.sum(), kl + task_kl.sum()
+        count = sum(val.num_tasks for _, val, _ in parts)
+        return loss / count, kl / count
+
+    every_task = groups(list(range(n)))
     curvature = None
     if cfg.trpo.curvature_tasks < 1:
-        n = valid.num_tasks
-        tasks = learner.rng.choice(n, max(1, round(cfg.trpo.curvature_tasks * n)), replace=False)
-        sub_train = [eps.select_tasks(tasks) for eps in train_episodes]
-        sub_valid = valid.select_tasks(tasks)
-        sub_old = learner.policy.distribution(
-            sub_valid.by_task(sub_valid.obs), {k: v[tasks] for k, v in adapted.items()}
-        )
+        size = max(1, round(cfg.trpo.curvature_tasks * n))
+        subset = groups(sorted(learner.rng.choice(n, size, replace=False).tolist()))
 
         def curvature():
-            return post_adaptation(sub_train, sub_valid, sub_old, True)[1]
+            return post_adaptation(subset, True)[1]
 
     return trpo_step(
         learner.meta_parameters,
-        lambda create_graph: post_adaptation(train_episodes, valid, old_dist, create_graph),
+        lambda create_graph: post_adaptation(every_task, create_graph),
         max_kl=cfg.trpo.max_kl,
         cg_iters=cfg.trpo.cg_iters,
         cg_damping=cfg.trpo.cg_damping,

@@ -3,11 +3,14 @@
 import csv
 
 import numpy as np
+import pytest
 import torch
 
 import metarl
+from metarl import trainer
 from metarl.evaluate import adapt_to_tasks, reseed
 from metarl.trainer import load_learner
+from metarl.trpo import flat_grad, hessian_vector_product
 
 SMALL = [
     "meta_batch=10",
@@ -98,3 +101,25 @@ def test_training_survives_an_unstable_environment(tmp_path):
     assert all(int(r["nonfinite_episodes"]) > 0 for r in rows)
     learner = load_learner(run)
     assert all(torch.isfinite(v).all() for v in learner.params.values())
+
+
+def test_task_chunks_change_speed_not_results(monkeypatch):
+    """The meta-objective, its gradient and the KL's Hessian-vector product per chunk size."""
+    seen = []
+
+    def record(params, objective, curvature=None, **kwargs):
+        loss, kl = objective(True)
+        grad = flat_grad(loss, params, retain_graph=True)
+        v = torch.linspace(-1, 1, grad.numel())
+        seen.append((loss.item(), grad, hessian_vector_product(kl, params)(v)))
+        return trainer.TRPOStats(0, 0, 0, 0, False, 0, 0)
+
+    monkeypatch.setattr(trainer, "trpo_step", record)
+    for chunk in ("null", "3", "1"):
+        config = metarl.load_config(None, SMALL + [f"trpo.task_chunk={chunk}", "meta_batch=7"])
+        metarl.meta_iteration(metarl.make_learner(config))
+    (loss, grad, hvp), *others = seen
+    for other_loss, other_grad, other_hvp in others:
+        assert other_loss == pytest.approx(loss, rel=1e-5, abs=1e-8)
+        torch.testing.assert_close(other_grad, grad, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(other_hvp, hvp, rtol=1e-4, atol=1e-6)
