@@ -12,6 +12,7 @@ One meta-iteration::
 from __future__ import annotations
 
 import csv
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -312,6 +313,31 @@ def _truncate_progress(path: Path, iteration: int) -> None:
         writer.writerows(rows)
 
 
+class _StopOnCtrlC:
+    """The first Ctrl-C asks the loop to stop after the iteration in flight; a second aborts.
+
+    Stopping between iterations keeps progress.csv, TensorBoard and the checkpoint consistent
+    (an interrupt inside a logging call could leave a lock held and hang the shutdown).
+    """
+
+    def __init__(self):
+        self.requested = False
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: Ctrl-C raises KeyboardInterrupt as usual
+            self._previous = None
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        tqdm.write("Ctrl-C: stopping after this iteration (again to stop now)", file=sys.stderr)
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 def train(
     config: Config | None = None,
     run_dir: str | Path = "runs/navigation2d",
@@ -322,7 +348,8 @@ def train(
 
     Writes ``config.yaml``, ``progress.csv`` (one row per meta-iteration), TensorBoard events
     and ``checkpoints/latest.pt`` (+ ``iter_NNNNNN.pt`` every ``checkpoint_every`` iterations).
-    Ctrl-C saves the last completed iteration and re-raises.
+    Ctrl-C finishes the iteration in flight, saves it and raises KeyboardInterrupt (a second
+    Ctrl-C stops at once and saves the last completed iteration).
     """
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
@@ -360,8 +387,9 @@ def train(
         total=cfg.iterations, initial=learner.iteration, disable=not progress, unit="it",
         desc=cfg.env.split("/")[-1],
     )  # fmt: skip
+    stop = _StopOnCtrlC()
     try:
-        while learner.iteration < cfg.iterations:
+        while learner.iteration < cfg.iterations and not stop.requested:
             metrics = meta_iteration(learner)
             last_state = learner.state()
             if metrics["nonfinite_episodes"]:
@@ -380,21 +408,26 @@ def train(
                 pre=f"{metrics['return_pre']:.1f}", post=f"{metrics['return_post']:.1f}"
             )
             periodic = learner.iteration % cfg.checkpoint_every == 0
-            if periodic or learner.iteration == cfg.iterations:
+            if periodic or learner.iteration == cfg.iterations or stop.requested:
                 checkpoint.save(last_state, ckpt_dir / "latest.pt")
             if periodic:
                 checkpoint.save(last_state, ckpt_dir / f"iter_{learner.iteration:06d}.pt")
                 checkpoint.prune(ckpt_dir, cfg.keep_checkpoints)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C: the iteration in flight is dropped
         checkpoint.save(last_state, ckpt_dir / "latest.pt")
-        tqdm.write(
-            f"interrupted: saved iteration {last_state['iteration']} to {ckpt_dir}/latest.pt",
-            file=sys.stderr,
-        )
+        stop.requested = True
         raise
     finally:
+        stop.restore()
         bar.close()
         writer.close()
         csv_file.close()
         learner.sampler.close()
+        if stop.requested:
+            tqdm.write(
+                f"interrupted: saved iteration {last_state['iteration']} to {ckpt_dir}/latest.pt",
+                file=sys.stderr,
+            )
+    if stop.requested:
+        raise KeyboardInterrupt
     return run_dir
