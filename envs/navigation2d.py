@@ -17,7 +17,7 @@ def _sample_goals(n: int, rng: np.random.Generator, goal_range: float) -> list[d
 
 def _step(position, goal, action, max_action, bound, goal_tolerance):
     """The dynamics shared by the single and the vector env; arrays are [..., 2]."""
-    position = np.clip(position + np.clip(action, -max_action, max_action), -bound, bound)
+    position = np.clip(position + max_action * np.clip(action, -1.0, 1.0), -bound, bound)
     offset = position - goal
     distance = np.sqrt((offset**2).sum(-1))
     terminated = (np.abs(offset) < goal_tolerance).all(-1)
@@ -35,9 +35,12 @@ class Navigation2DEnv(gym.Env):
         1      y position of the agent
         =====  ==========================
 
-    Action (``Box(-max_action, max_action, (2,))``)
-        A displacement, clipped to ``[-max_action, max_action]`` per coordinate and added to the
-        position: ``x_{t+1} = clip(x_t + clip(a_t), -bound, bound)``.
+    Action (``Box(-1, 1, (2,))``)
+        A displacement in units of ``max_action``: clipped to ``[-1, 1]`` per coordinate, scaled
+        and added to the position, ``x_{t+1} = clip(x_t + max_action * clip(a_t, -1, 1), ±bound)``.
+        The paper's code acts the same way (rllab's ``normalize`` wrapper maps the policy's
+        ``[-1, 1]`` to the env's ``[-0.1, 0.1]``), which matters for learning: the policy's
+        initial standard deviation of 1 is then 0.1 in the world, one maximal step.
 
     Reward
         ``distance``: ``-||x_{t+1} - goal||_2``, the only term (``info["distance"]`` is its
@@ -75,7 +78,7 @@ class Navigation2DEnv(gym.Env):
         self.goal_tolerance = goal_tolerance
         self.bound = bound
         self.observation_space = gym.spaces.Box(-bound, bound, (2,), np.float32)
-        self.action_space = gym.spaces.Box(-max_action, max_action, (2,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.task = {"goal": np.zeros(2)}
         self._position = np.zeros(2)
 

@@ -2,6 +2,7 @@ import warnings
 
 import gymnasium as gym
 import numpy as np
+import pytest
 from gymnasium.utils.env_checker import check_env
 
 import metarl  # noqa: F401  (registers the families)
@@ -19,12 +20,14 @@ def test_dynamics_reward_and_termination_are_the_papers():
     env.set_task({"goal": [0.3, -0.2]})
     obs, _ = env.reset(seed=0)
     np.testing.assert_array_equal(obs, [0, 0])
-    obs, reward, terminated, truncated, info = env.step(np.array([0.5, -0.05]))  # x clipped
+    # Actions are in [-1, 1] (x clipped here) and scaled by max_action = 0.1.
+    obs, reward, terminated, truncated, info = env.step(np.array([5.0, -0.5]))
     np.testing.assert_allclose(obs, [0.1, -0.05], rtol=1e-6)
-    assert reward == np.float64(-np.hypot(0.2, 0.15)).item()
+    assert reward == pytest.approx(-np.hypot(0.2, 0.15))
     assert info["distance"] == -reward and not terminated and not truncated
-    env.step(np.array([0.1, -0.1]))
-    obs, reward, terminated, *_ = env.step(np.array([0.095, -0.052]))
+    env.step(np.array([1.0, -1.0]))
+    obs, reward, terminated, *_ = env.step(np.array([0.95, -0.52]))
+    np.testing.assert_allclose(obs, [0.295, -0.202], rtol=1e-5)
     assert terminated and abs(reward) < 0.01 * np.sqrt(2)
 
 
