@@ -38,7 +38,9 @@ PEER_CONFIG = [
 VARIANTS = {
     "exact curvature, 2 threads": ["threads=2"],
     "exact curvature, 1 thread": ["threads=1"],
+    "exact curvature, chunks of 5 tasks, 2 threads": ["threads=2", "trpo.task_chunk=5"],
     "curvature on 1/4 of the tasks, 2 threads": ["threads=2", "trpo.curvature_tasks=0.25"],
+    "curvature on 1/4 of the tasks, 1 thread": ["threads=1", "trpo.curvature_tasks=0.25"],
 }
 
 
