@@ -28,3 +28,21 @@ def test_navigation_api_example(tmp_path):
     out = run("train_navigation.py", "--iterations", "1", "--run-dir", str(tmp_path / "r"))
     assert out.returncode == 0, out.stderr
     assert "goal [0.3, -0.2]: return" in out.stdout and "after 2 steps" in out.stdout
+
+
+def test_checkpoint_selection_uses_validation_tasks(tmp_path):
+    import json
+
+    import metarl
+
+    config = metarl.load_config(None, ["iterations=2", "checkpoint_every=1", "meta_batch=3",
+                                       "episodes=3", "policy.hidden=[8]", "eval.tasks=3",
+                                       "eval.episodes=2", "eval.steps=1", "threads=1"])  # fmt: skip
+    run_dir = metarl.train(config, tmp_path / "r", progress=False)
+    out = run("evaluate_checkpoints.py", str(run_dir), "--every", "1")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((run_dir / "checkpoint_selection.json").read_text())
+    assert set(report["validation"]) == {"iter_000001", "iter_000002"}
+    assert report["chosen"] in report["validation"]
+    assert report["test"]["seed"] == 1 and report["validation_seed"] == 2
+    assert len(report["test"]["mean_return"]) == 2
