@@ -19,18 +19,12 @@ from pathlib import Path
 import numpy as np
 
 import metarl
-from metarl.evaluate import adapt_to_tasks, reseed
+from metarl.evaluate import held_out_returns
 
 
 def score(run_dir: Path, name: str, seed: int, tasks: int, steps: int, episodes: int):
     """Mean and standard error over ``tasks`` held-out tasks after 0..steps gradient steps."""
-    learner = metarl.load_learner(run_dir, name)
-    reseed(learner, seed)
-    task_list = learner.family.sample_tasks(tasks, learner.rng)
-    result = adapt_to_tasks(learner, task_list, steps, episodes)
-    learner.sampler.close()
-    returns = result.returns
-    return returns.mean(1), returns.std(1, ddof=1) / np.sqrt(tasks)
+    return held_out_returns(metarl.load_learner(run_dir, name), tasks, steps, episodes, seed)
 
 
 def row(mean: np.ndarray, se: np.ndarray) -> str:

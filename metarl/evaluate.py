@@ -56,6 +56,21 @@ def reseed(learner: Learner, seed: int) -> None:
     learner.generator = torch.Generator().manual_seed(seed)
 
 
+def held_out_returns(
+    learner: Learner, tasks: int, steps: int, episodes: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over ``tasks`` held-out tasks (stream ``seed``) of the return after 0..steps gradient
+    steps, and its standard error over tasks: two ``[steps + 1]`` arrays. Closes the sampler."""
+    reseed(learner, seed)
+    result = adapt_to_tasks(
+        learner, learner.family.sample_tasks(tasks, learner.rng), steps, episodes
+    )
+    learner.sampler.close()
+    returns = result.returns
+    stderr = returns.std(1, ddof=1) / np.sqrt(tasks) if tasks > 1 else np.zeros(steps + 1)
+    return returns.mean(1), stderr
+
+
 def evaluate(
     run_dir: str | Path,
     tasks: int | None = None,
@@ -75,16 +90,11 @@ def evaluate(
     steps = cfg.steps if steps is None else steps
     episodes = cfg.episodes if episodes is None else episodes
     seed = cfg.seed if seed is None else seed
-    reseed(learner, seed)
-    task_list = learner.family.sample_tasks(tasks, learner.rng)
-    result = adapt_to_tasks(learner, task_list, steps, episodes)
-    learner.sampler.close()
-    returns = result.returns
-    stderr = returns.std(1, ddof=1) / np.sqrt(tasks) if tasks > 1 else np.zeros(steps + 1)
+    mean, stderr = held_out_returns(learner, tasks, steps, episodes, seed)
     report = {
         "family": learner.config.env,
         "steps": list(range(steps + 1)),
-        "mean_return": [round(float(x), 4) for x in returns.mean(1)],
+        "mean_return": [round(float(x), 4) for x in mean],
         "stderr": [round(float(x), 4) for x in stderr],
         "num_tasks": tasks,
         "episodes_per_step": episodes,

@@ -97,7 +97,8 @@ def make_learner(config: Config) -> Learner:
     validate(config)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    family = gym.make(registered_id(config.env), **config.env_kwargs).unwrapped
+    env_id = registered_id(config.env)
+    family = gym.make(env_id, **config.env_kwargs).unwrapped
     for attr in ("sample_tasks", "set_task"):
         if not callable(getattr(family, attr, None)):
             raise ConfigError(f"env: {config.env} is not a task family (it has no {attr} method)")
@@ -118,7 +119,7 @@ def make_learner(config: Config) -> Learner:
         params=params,
         step_sizes=step_sizes,
         family=family,
-        sampler=Sampler(registered_id(config.env), horizon_of(config), config.env_kwargs),
+        sampler=Sampler(env_id, horizon_of(config), config.env_kwargs),
         rng=np.random.default_rng([config.seed, 0]),
         generator=generator,
     )
@@ -132,8 +133,7 @@ def learner_from_state(state: dict, config: Config | None = None) -> Learner:
         if set(saved) != set(target) or any(saved[k].shape != target[k].shape for k in target):
             raise checkpoint.CheckpointError(
                 f"checkpoint {name} do not match the configured policy "
-                f"({config.env if config else state['config'].get('env')}, "
-                f"hidden {learner.config.policy.hidden})"
+                f"({learner.config.env}, hidden {learner.config.policy.hidden})"
             )
         with torch.no_grad():
             for k, v in target.items():
