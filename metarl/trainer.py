@@ -12,11 +12,17 @@ One meta-iteration::
 from __future__ import annotations
 
 import csv
+import json
+import os
+import platform
 import signal
+import subprocess
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 
 import gymnasium as gym
@@ -313,6 +319,41 @@ def _truncate_progress(path: Path, iteration: int) -> None:
         writer.writerows(rows)
 
 
+def _git_commit() -> str | None:
+    """The commit of the metarl source tree in use (with ``-dirty`` if it has local changes)."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=40"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _record_provenance(run_dir: Path, iteration: int) -> None:
+    """Append one JSON line per start or resume to ``run_dir/provenance.jsonl``: the command,
+    the commit, the package versions and the iteration it started from, so that published
+    results name exactly what produced them.
+    """
+    record = {
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "from_iteration": iteration,
+        "command": sys.argv,
+        "commit": _git_commit(),
+        "versions": {
+            "python": platform.python_version(),
+            **{pkg: version(pkg) for pkg in ("metarl", "torch", "gymnasium", "mujoco", "numpy")},
+        },
+        "host": {"machine": platform.machine(), "cpus": os.cpu_count()},
+    }
+    with (run_dir / "provenance.jsonl").open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
 class _StopOnCtrlC:
     """The first Ctrl-C asks the loop to stop after the iteration in flight; a second aborts.
 
@@ -346,7 +387,8 @@ def train(
 ) -> Path:
     """Meta-train into ``run_dir`` (created); with ``resume``, continue from its ``latest.pt``.
 
-    Writes ``config.yaml``, ``progress.csv`` (one row per meta-iteration), TensorBoard events
+    Writes ``config.yaml``, ``provenance.jsonl`` (command, commit and versions of each start),
+    ``progress.csv`` (one row per meta-iteration), TensorBoard events
     and ``checkpoints/latest.pt`` (+ ``iter_NNNNNN.pt`` every ``checkpoint_every`` iterations).
     Ctrl-C finishes the iteration in flight, saves it and raises KeyboardInterrupt (a second
     Ctrl-C stops at once and saves the last completed iteration).
@@ -374,6 +416,7 @@ def train(
     cfg = learner.config
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
+    _record_provenance(run_dir, learner.iteration)
 
     writer = SummaryWriter(str(run_dir), purge_step=learner.iteration + 1 if resume else None)
     csv_path = run_dir / "progress.csv"

@@ -1,6 +1,7 @@
 """A short meta-training run on 2D navigation improves the adapted policy."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -70,6 +71,12 @@ def test_resume_continues_where_the_checkpoint_left(tmp_path):
         "iter_000004.pt",
         "latest.pt",
     ]
+    # One provenance line per start: the fresh run, then the resume from iteration 2.
+    lines = (resumed / "provenance.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["from_iteration"] for r in records] == [0, 2]
+    assert all(r["versions"]["torch"] == torch.__version__ for r in records)
+    assert all(r["commit"] is None or len(r["commit"]) >= 40 for r in records)
 
 
 def test_same_seed_and_config_give_identical_progress(tmp_path):
