@@ -12,6 +12,7 @@ import gymnasium as gym
 # ``metarl.envs.<module>:<name>Env`` and ``<name>Vector``; the time limit is the paper's horizon.
 _FAMILIES = [
     ("Navigation2D", "navigation2d", 100),
+    ("NavigationDecoys", "navigation_decoys", 20),  # the circle is >= 4 steps out
     ("HalfCheetahVel", "halfcheetah", 200),
     ("HalfCheetahDir", "halfcheetah", 200),
     ("AntVel", "ant", 200),

@@ -15,9 +15,14 @@ def _sample_goals(n: int, rng: np.random.Generator, goal_range: float) -> list[d
     return [{"goal": goal} for goal in goals]
 
 
+def move(position, action, max_action: float, bound: float):
+    """The point mass's step, shared with other 2D families; arrays are [..., 2]."""
+    return np.clip(position + max_action * np.clip(action, -1.0, 1.0), -bound, bound)
+
+
 def _step(position, goal, action, max_action, bound, goal_tolerance):
     """The dynamics shared by the single and the vector env; arrays are [..., 2]."""
-    position = np.clip(position + max_action * np.clip(action, -1.0, 1.0), -bound, bound)
+    position = move(position, action, max_action, bound)
     offset = position - goal
     distance = np.sqrt((offset**2).sum(-1))
     terminated = (np.abs(offset) < goal_tolerance).all(-1)

@@ -20,7 +20,9 @@ adaptation and the TRPO meta-step (issue 3, point 4).
 
 Env-steps are control steps (``frame_skip`` physics steps each). Every figure is the median over
 --repeats timed runs after one untimed warm-up run; building the envs is never timed. Resets are
-timed only inside (c), where they are part of ``sample``.
+timed only inside (c), where they are part of ``sample``. The (b) variants and (c) run in
+interleaved rounds and c/b is the median of the per-round ratios: this machine's speed drifts by
+up to a third over minutes, which sequential blocks would turn into a ratio error.
 
 Run:  python experiments/benchmark_sampler.py                      # full size, a few minutes
       python experiments/benchmark_sampler.py --tasks 4 --episodes 5 --horizon 50 --skip-meta
@@ -77,6 +79,21 @@ def measure(run: Run, repeats: int) -> float:
         steps, seconds = run()
         rates.append(steps / seconds)
     return statistics.median(rates)
+
+
+def interleaved(runs: dict[str, Run], repeats: int) -> list[dict[str, float]]:
+    """Env-steps/s of every run in each of ``repeats`` rounds (one run of each per round), after
+    one untimed warm-up run of each."""
+    for run in runs.values():
+        run()
+    rounds = []
+    for _ in range(repeats):
+        rates = {}
+        for key, run in runs.items():
+            steps, seconds = run()
+            rates[key] = steps / seconds
+        rounds.append(rates)
+    return rounds
 
 
 # --- raw physics ----------------------------------------------------------------------------------
@@ -383,34 +400,40 @@ def main() -> None:
         "(a) raw mj_step loop, 1 thread",
         raw_single_thread(single, single_episodes, h, s),
     )
-    record(
-        "b_batch_step",
-        f"(b) raw Batch.step, {copies} copies, {physics} threads",
-        raw_batch_step(single, copies, h, args.physics_threads, s),
+    # (b) and (c) run in rounds, one run of each per round, so that a drift in the machine's speed
+    # (frequency scaling, neighbours on a shared host) moves them alike; c/b is the median of the
+    # per-round ratios.
+    side_by_side = {
+        "b_batch_step": (
+            f"(b) raw Batch.step, {copies} copies, {physics} threads",
+            raw_batch_step(single, copies, h, args.physics_threads, s),
+        ),
+        "b_batch_rollout": (
+            f"(b) raw Batch.rollout, open loop, {physics} threads",
+            raw_batch_rollout(single, copies, h, args.physics_threads, s),
+        ),
+    }
+    pool = mujoco.rollout.Rollout(nthread=physics)  # physics, as 0 is not "all cores" here
+    side_by_side["b_mujoco_rollout"] = (
+        f"(b) raw mujoco.rollout, open loop, {physics} threads",
+        raw_mujoco_rollout(single, copies, h, pool, s),
     )
-    record(
-        "b_batch_rollout",
-        f"(b) raw Batch.rollout, open loop, {physics} threads",
-        raw_batch_rollout(single, copies, h, args.physics_threads, s),
-    )
-    with mujoco.rollout.Rollout(nthread=physics) as pool:  # physics, as 0 is not "all cores" here
-        record(
-            "b_mujoco_rollout",
-            f"(b) raw mujoco.rollout, open loop, {physics} threads",
-            raw_mujoco_rollout(single, copies, h, pool, s),
-        )
-    rates["b_ceiling"] = max(
-        rates[k] for k in ("b_batch_step", "b_batch_rollout", "b_mujoco_rollout")
-    )
-    print(f"{'(b) physics ceiling = the fastest (b)':58s} {rates['b_ceiling']:12,.0f}")
-
     run, sampler = sampler_run(
         single, policy, params, args.tasks, args.episodes, h, args.physics_threads, s
     )
+    side_by_side["c_sampler"] = ("(c) metarl Sampler, policy in the loop", run)
     try:
-        record("c_sampler", "(c) metarl Sampler, policy in the loop", run)
+        rounds = interleaved({k: r for k, (_, r) in side_by_side.items()}, args.repeats)
     finally:
         sampler.close()
+        pool.close()
+    b_keys = ("b_batch_step", "b_batch_rollout", "b_mujoco_rollout")
+    for key, (label, _) in side_by_side.items():
+        rates[key] = statistics.median(r[key] for r in rounds)
+        print(f"{label:58s} {rates[key]:12,.0f}", flush=True)
+    rates["b_ceiling"] = max(rates[k] for k in b_keys)
+    print(f"{'(b) physics ceiling = the fastest (b)':58s} {rates['b_ceiling']:12,.0f}")
+    c_over_b = statistics.median(r["c_sampler"] / max(r[k] for k in b_keys) for r in rounds)
 
     sync = make_gymnasium_vec("sync", copies, h)
     # Sub-env i runs the task of its episode in the meta-batch, as in the sampler.
@@ -438,7 +461,7 @@ def main() -> None:
     print(f"{'(d) best gymnasium vector env':58s} {rates['d_max']:12,.0f}\n")
 
     ratios = {
-        "c_over_b": rates["c_sampler"] / rates["b_ceiling"],
+        "c_over_b": c_over_b,
         "c_over_max_d": rates["c_sampler"] / rates["d_max"],
     }
     print(ratio_line("c / b", ratios["c_over_b"], TARGETS["c_over_b"]))

@@ -59,14 +59,19 @@ def adapt(
     ``θ_{k+1} = θ_k - scales[k] · α ⊙ ∇ L(θ_k; episodes[k])``, per task; returns ``[N, ...]``
     parameters. With ``create_graph`` the result is differentiable to second order in ``θ``
     (exact MAML); ``first_order`` drops the ``∇²L`` term (FOMAML): the gradient is treated as a
-    constant, so ``∂θ'/∂θ = I`` while ``∂θ'/∂α = -∇L`` is kept.
+    constant in ``θ``, so ``∂θ'/∂θ = I``, while ``∂θ'/∂α = -∇L`` and the gradient's dependence on
+    advantages that require grad (MeRL's ``∂θ'/∂φ``) are kept.
     """
     params = per_task(params, episodes[0].num_tasks)
     for k, eps in enumerate(episodes):
-        loss = pg_loss(policy, params, eps).sum()
-        grads = torch.autograd.grad(
-            loss, list(params.values()), create_graph=create_graph and not first_order
+        # First order: the gradient is taken at a detached copy of θ_k, so it is a constant in
+        # θ but keeps any graph to the advantages (MeRL's φ shapes them).
+        point = (
+            {n: p.detach().requires_grad_() for n, p in params.items()} if first_order else params
         )
+        loss = pg_loss(policy, point, eps).sum()
+        keep_graph = create_graph and (not first_order or eps.advantages.requires_grad)
+        grads = torch.autograd.grad(loss, list(point.values()), create_graph=keep_graph)
         scale = 1.0 if scales is None else scales[k]
         params = {
             name: p - scale * step_size(step_sizes, name) * g

@@ -23,9 +23,11 @@ def fit(
     """Weighted ridge regression per task.
 
     ``phi`` ``[N, M, F]``, ``targets`` and ``weights`` ``[N, M]`` -> coefficients ``[N, F]``.
-    Solves ``(Φᵀ W Φ + ridge I) w = Φᵀ W G`` in float64; if that is singular the ridge grows
-    ×10 (up to five times), as rllab's baseline does.
+    Solves ``(Φᵀ W Φ + ridge I) w = Φᵀ W G`` in float64 (differentiably: MeRL takes gradients
+    through it) and returns ``targets``' dtype; if that is singular the ridge grows ×10 (up to
+    five times), as rllab's baseline does.
     """
+    dtype = targets.dtype
     phi, targets, weights = phi.double(), targets.double(), weights.double()
     gram = phi.transpose(1, 2) @ (phi * weights.unsqueeze(-1))
     rhs = phi.transpose(1, 2) @ (weights * targets).unsqueeze(-1)
@@ -33,7 +35,7 @@ def fit(
     for _ in range(6):
         coef, info = torch.linalg.solve_ex(gram + ridge * eye, rhs)
         if (info == 0).all() and torch.isfinite(coef).all():
-            return coef.squeeze(-1).float()
+            return coef.squeeze(-1).to(dtype)
         ridge *= 10
     raise FloatingPointError(
         "linear baseline: the regression stayed singular with ridge up to 1e5x"

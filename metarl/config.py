@@ -59,6 +59,21 @@ class TRPOConfig:
 
 
 @dataclass
+class AuxConfig:
+    """MeRL (Agarwal et al. 2019): a meta-learned auxiliary reward shaping the inner loop."""
+
+    enabled: bool = False
+    score: str = "linear"  # linear | mlp: the score s_φ(features)
+    hidden: list[int] = field(default_factory=lambda: [32])  # the mlp's hidden layers
+    weighting: str = "softmax"  # softmax | sigmoid (weights on successes) | additive (r + λ s)
+    scale: float = 1.0  # λ of the additive weighting
+    lr: float = 0.01  # Adam's step size for φ
+    max_grad_norm: float = 1.0  # clip ‖∇φ‖ to this (0: no clipping)
+    features: str = "aux_features"  # info key: the trajectory's features [F] at each step
+    success: str = "success"  # info key: > 0 at a step where the trajectory succeeded
+
+
+@dataclass
 class EvalConfig:
     tasks: int = 40  # held-out tasks
     steps: int = 3  # gradient steps; α for the first, α/2 after
@@ -78,11 +93,15 @@ class Config:
     threads: int | None = None  # torch intra-op threads; None: torch's default
     checkpoint_every: int = 10  # meta-iterations between checkpoints
     keep_checkpoints: int = 50  # periodic checkpoints kept (latest.pt is always kept)
+    # info key of the task's true reward, for families whose env reward (the inner loop's) is
+    # underspecified: the meta-objective, the logged returns and evaluation use it. None: reward.
+    true_reward: str | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     inner: InnerConfig = field(default_factory=InnerConfig)
     returns: ReturnsConfig = field(default_factory=ReturnsConfig)
     trpo: TRPOConfig = field(default_factory=TRPOConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    aux: AuxConfig = field(default_factory=AuxConfig)
 
 
 # (key, test, what is allowed) checked after types.
@@ -119,6 +138,15 @@ _RANGES = [
         lambda c: c.trpo.task_chunk is None or c.trpo.task_chunk >= 1,
         ">= 1 or null",
     ),
+    ("aux.score", lambda c: c.aux.score in ("linear", "mlp"), "linear or mlp"),
+    ("aux.hidden", lambda c: all(h >= 1 for h in c.aux.hidden), "a list of sizes >= 1"),
+    (
+        "aux.weighting",
+        lambda c: c.aux.weighting in ("softmax", "sigmoid", "additive"),
+        "one of softmax, sigmoid, additive",
+    ),
+    ("aux.lr", lambda c: c.aux.lr >= 0, ">= 0"),
+    ("aux.max_grad_norm", lambda c: c.aux.max_grad_norm >= 0, ">= 0"),
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),

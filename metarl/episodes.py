@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -30,6 +30,8 @@ class Episodes:
     num_tasks: int
     advantages: torch.Tensor | None = None  # [T, B], set by compute_advantages
     nonfinite: torch.Tensor | None = None  # [B] bool: cut short by a NaN/Inf from the env
+    # The env's numeric ``info`` entries of each step, ``{key: [T, B, ...]}``, 0 where mask is 0.
+    info: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def horizon(self) -> int:
@@ -73,6 +75,7 @@ class Episodes:
             last_obs=self.last_obs[cols],
             terminated=self.terminated[cols],
             nonfinite=None if self.nonfinite is None else self.nonfinite[cols],
+            info={key: value[:, cols] for key, value in self.info.items()},
             num_tasks=len(tasks),
         )
 

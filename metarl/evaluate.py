@@ -16,7 +16,7 @@ import torch
 from metarl.adaptation import adapt_detached
 from metarl.episodes import Episodes
 from metarl.policy import Params
-from metarl.trainer import Learner, collect, load_learner
+from metarl.trainer import Learner, collect, for_inner, load_learner, true_rewards
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Adaptation:
     tasks: list[dict]
     params: list[Params]  # θ (shared) then θ_1..θ_K ([N, ...] per task)
     episodes: list[Episodes]  # the rollouts of each parameter set
-    returns: np.ndarray  # [K + 1, N] mean undiscounted return per task
+    returns: np.ndarray  # [K + 1, N] mean undiscounted (true) return per task
 
 
 def step_scale(k: int) -> float:
@@ -41,10 +41,15 @@ def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: in
     for k in range(steps + 1):
         eps = collect(learner, params, tasks, episodes)
         result.episodes.append(eps)
-        result.returns[k] = eps.task_returns().numpy()
+        returns = true_rewards(learner, eps).sum(0).reshape(len(tasks), -1).mean(1)
+        result.returns[k] = returns.numpy()
         if k < steps:
             params = adapt_detached(
-                learner.policy, params, learner.step_sizes, [eps], scales=[step_scale(k)]
+                learner.policy,
+                params,
+                learner.step_sizes,
+                [for_inner(learner, eps)],
+                scales=[step_scale(k)],
             )
             result.params.append(params)
     return result

@@ -48,7 +48,8 @@ class Sampler:
     ``sample`` returns :class:`Episodes` with ``T = horizon`` and ``B = len(tasks) * episodes``.
     Actions are ``a = μ + σ ε`` with ``ε`` from ``generator``; the env receives them clipped to
     its action space, the episodes keep them unclipped (their log-probability is what the
-    gradient needs). Copy ``b`` is reset with ``seeds[b]``.
+    gradient needs). Copy ``b`` is reset with ``seeds[b]``. The env's numeric ``info`` arrays
+    (``[B, ...]`` per step) are kept in ``Episodes.info`` as ``[T, B, ...]``.
     """
 
     def __init__(self, env_id: str, horizon: int, env_kwargs: dict | None = None):
@@ -94,6 +95,7 @@ class Sampler:
         mask = torch.zeros(T, B)
         last_obs = torch.zeros(B, policy.obs_dim)
         terminated = torch.zeros(B, dtype=torch.bool)
+        info_buf: dict[str, torch.Tensor] = {}
         obs, nonfinite = _finite(obs_np)
         alive = ~nonfinite
         for t in range(T):
@@ -104,7 +106,7 @@ class Sampler:
             obs_buf[t], act_buf[t], mask[t] = obs, actions, alive.float()
 
             clipped = torch.maximum(torch.minimum(actions, high), low)
-            obs_np, rew_np, term_np, trunc_np, _ = vec.step(clipped.numpy())
+            obs_np, rew_np, term_np, trunc_np, info = vec.step(clipped.numpy())
             next_obs, bad_obs = _finite(obs_np)
             rewards, bad_rew = _finite(rew_np)
             # A NaN/Inf (e.g. an unstable simulation) cuts the episode before this transition:
@@ -114,6 +116,14 @@ class Sampler:
             last_obs[cut] = obs[cut]
             nonfinite |= cut
             alive &= ~cut
+
+            for key, value in info.items():  # recorded for families' own metrics and MeRL
+                if _is_step_array(value, B):
+                    step = torch.as_tensor(value, dtype=torch.float32)
+                    if key not in info_buf:
+                        info_buf[key] = torch.zeros(T, *step.shape)
+                    live = alive.reshape(B, *[1] * (step.dim() - 1))
+                    info_buf[key][t] = torch.where(live, step, 0.0)
 
             term = torch.as_tensor(term_np)
             ended = term | torch.as_tensor(trunc_np) | (t == T - 1)
@@ -131,8 +141,26 @@ class Sampler:
                 next_obs, _ = _finite(obs_np)
             obs = next_obs
         return Episodes(
-            obs_buf, act_buf, rew_buf, mask, last_obs, terminated, num_tasks=n, nonfinite=nonfinite
+            obs_buf,
+            act_buf,
+            rew_buf,
+            mask,
+            last_obs,
+            terminated,
+            num_tasks=n,
+            nonfinite=nonfinite,
+            info=info_buf,
         )
+
+
+def _is_step_array(value, num_envs: int) -> bool:
+    """A numeric per-copy ``info`` entry (gymnasium's ``_key`` masks are bools, so left out)."""
+    return (
+        isinstance(value, np.ndarray)
+        and value.ndim >= 1
+        and value.shape[0] == num_envs
+        and np.issubdtype(value.dtype, np.number)
+    )
 
 
 def _finite(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

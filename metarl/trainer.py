@@ -12,6 +12,7 @@ One meta-iteration::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import platform
@@ -33,7 +34,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 import metarl.envs  # noqa: F401  (registers the families)
-from metarl import checkpoint
+from metarl import checkpoint, merl
 from metarl.adaptation import adapt, adapt_detached, init_step_sizes
 from metarl.config import (
     Config,
@@ -54,6 +55,7 @@ PROGRESS_COLUMNS = [
     "iteration", "env_steps", "return_pre", "return_post", "kl", "surrogate_before",
     "surrogate_after", "line_search_steps", "step_fraction", "grad_norm", "inner_lr",
     "nonfinite_episodes", "time_sample", "time_adapt", "time_meta", "time_iteration",
+    "aux_grad_norm",
 ]  # fmt: skip
 
 
@@ -78,6 +80,8 @@ class Learner:
     generator: torch.Generator  # action noise
     iteration: int = 0  # meta-iterations completed
     env_steps: int = 0
+    aux: Params = dataclasses.field(default_factory=dict)  # MeRL's φ (empty when disabled)
+    aux_optimizer: torch.optim.Optimizer | None = None
 
     @property
     def meta_parameters(self) -> list[torch.Tensor]:
@@ -94,6 +98,8 @@ class Learner:
             "act_dim": self.policy.act_dim,
             "params": {k: v.detach().clone() for k, v in self.params.items()},
             "step_sizes": {k: v.detach().clone() for k, v in self.step_sizes.items()},
+            "aux": {k: v.detach().clone() for k, v in self.aux.items()},
+            "aux_optimizer": self.aux_optimizer.state_dict() if self.aux_optimizer else None,
             "rng": {"numpy": self.rng.bit_generator.state, "torch": self.generator.get_state()},
         }
 
@@ -119,7 +125,7 @@ def make_learner(config: Config) -> Learner:
     params = {k: v.requires_grad_() for k, v in policy.init_params(generator).items()}
     step_sizes = init_step_sizes(params, config.inner.lr, config.inner.learn_lr)
     step_sizes = {k: v.requires_grad_() for k, v in step_sizes.items()}
-    return Learner(
+    learner = Learner(
         config=config,
         policy=policy,
         params=params,
@@ -129,6 +135,31 @@ def make_learner(config: Config) -> Learner:
         rng=np.random.default_rng([config.seed, 0]),
         generator=generator,
     )
+    if config.aux.enabled:
+        num_features = _probe_info(family, config)
+        aux = merl.init_score(num_features, config.aux, torch.Generator().manual_seed(config.seed))
+        learner.aux = {k: v.requires_grad_() for k, v in aux.items()}
+        learner.aux_optimizer = torch.optim.Adam(learner.aux.values(), lr=config.aux.lr)
+    elif config.true_reward is not None:
+        _probe_info(family, config)
+    return learner
+
+
+def _probe_info(family: gym.Env, config: Config) -> int:
+    """Check, with one step of the family, that it reports the ``info`` keys ``config`` reads
+    (before any work starts); returns the length of the auxiliary features."""
+    family.reset(seed=0)
+    info = family.step(family.action_space.sample())[-1]
+    family.reset(seed=0)
+    wanted = [("true_reward", config.true_reward)] * (config.true_reward is not None)
+    if config.aux.enabled:
+        wanted += [("aux.features", config.aux.features), ("aux.success", config.aux.success)]
+    for option, key in wanted:
+        if key not in info:
+            raise ConfigError(
+                f"{option}: {config.env} reports no info[{key!r}] (its info keys: {sorted(info)})"
+            )
+    return int(np.size(info[config.aux.features])) if config.aux.enabled else 0
 
 
 def learner_from_state(state: dict, config: Config | None = None) -> Learner:
@@ -144,6 +175,11 @@ def learner_from_state(state: dict, config: Config | None = None) -> Learner:
         with torch.no_grad():
             for k, v in target.items():
                 v.copy_(saved[k])
+    if learner.aux:
+        with torch.no_grad():
+            for k, v in learner.aux.items():
+                v.copy_(state["aux"][k])
+        learner.aux_optimizer.load_state_dict(state["aux_optimizer"])
     learner.iteration = int(state["iteration"])
     learner.env_steps = int(state["env_steps"])
     learner.rng.bit_generator.state = state["rng"]["numpy"]
@@ -165,10 +201,37 @@ def _timed(times: dict, key: str):
 
 def collect(learner: Learner, params: Params, tasks: list[dict], episodes: int) -> Episodes:
     """Roll out ``params`` on ``tasks`` and attach advantages (baseline fit + GAE)."""
-    cfg = learner.config
     seeds = learner.rng.integers(0, 2**31 - 1, size=len(tasks) * episodes)
     eps = learner.sampler.sample(learner.policy, params, tasks, episodes, seeds, learner.generator)
     learner.env_steps += int(eps.mask.sum().item())
+    return _with_advantages(learner, eps)
+
+
+def for_inner(learner: Learner, episodes: Episodes, aux: Params | None = None) -> Episodes:
+    """``episodes`` as the inner loop learns from them: the env's reward, shaped by MeRL's
+    score when enabled (with ``aux`` = φ, differentiably; default: φ detached)."""
+    if not learner.config.aux.enabled:
+        return episodes
+    aux = {k: v.detach() for k, v in learner.aux.items()} if aux is None else aux
+    return _with_advantages(learner, merl.shape(episodes, aux, learner.config.aux))
+
+
+def true_rewards(learner: Learner, episodes: Episodes) -> torch.Tensor:
+    """``[T, B]`` rewards of the task's true reward (``config.true_reward``; default: reward)."""
+    key = learner.config.true_reward
+    return episodes.rewards if key is None else episodes.info[key]
+
+
+def for_meta(learner: Learner, episodes: Episodes) -> Episodes:
+    """``episodes`` under the task's true reward, as the meta-objective sees them."""
+    if learner.config.true_reward is None:
+        return episodes
+    rewards = true_rewards(learner, episodes)
+    return _with_advantages(learner, dataclasses.replace(episodes, rewards=rewards))
+
+
+def _with_advantages(learner: Learner, eps: Episodes) -> Episodes:
+    cfg = learner.config
     return compute_advantages(
         eps,
         cfg.returns.gamma,
@@ -244,6 +307,36 @@ def meta_step(
     )
 
 
+def aux_step(
+    learner: Learner, train_episodes: list[Episodes], valid: Episodes, adapted: Params
+) -> float:
+    """One Adam step on MeRL's φ; returns ``‖∇φ‖`` (before clipping).
+
+    ``∇φ`` of the post-adaptation surrogate under the true reward (``valid``), through
+    ``θ'(θ, φ)`` re-adapted on the φ-shaped ``train_episodes``: the mixed term ``∂²L_in/∂θ∂φ``,
+    which ``adapt`` keeps when the policy's meta-gradient is first order too.
+    """
+    cfg = learner.config
+    shaped = [for_inner(learner, e, learner.aux) for e in train_episodes]
+    new = adapt(
+        learner.policy,
+        learner.params,
+        learner.step_sizes,
+        shaped,
+        first_order=cfg.inner.first_order,
+    )
+    old = learner.policy.distribution(valid.by_task(valid.obs), adapted)
+    loss = surrogate_and_kl(learner.policy, new, valid, old)[0].mean()
+    grads = torch.autograd.grad(loss, list(learner.aux.values()))
+    for p, g in zip(learner.aux.values(), grads, strict=True):
+        p.grad = g
+    norm = torch.nn.utils.clip_grad_norm_(
+        learner.aux.values(), cfg.aux.max_grad_norm or float("inf")
+    )
+    learner.aux_optimizer.step()
+    return norm.item()
+
+
 def meta_iteration(learner: Learner) -> dict[str, float]:
     """One MAML-TRPO meta-iteration; updates ``learner`` in place and returns its metrics."""
     cfg = learner.config
@@ -252,23 +345,27 @@ def meta_iteration(learner: Learner) -> dict[str, float]:
     tasks = learner.family.sample_tasks(cfg.meta_batch, learner.rng)
 
     params = {k: v.detach() for k, v in learner.params.items()}
-    train_episodes = []
+    collected, train_episodes = [], []  # as sampled; as the inner loop learns from them
     for _ in range(cfg.inner.steps):
         with _timed(times, "sample"):
-            train_episodes.append(collect(learner, params, tasks, cfg.episodes))
+            collected.append(collect(learner, params, tasks, cfg.episodes))
         with _timed(times, "adapt"):
+            train_episodes.append(for_inner(learner, collected[-1]))
             params = adapt_detached(learner.policy, params, learner.step_sizes, train_episodes[-1:])
     with _timed(times, "sample"):
-        valid = collect(learner, params, tasks, cfg.episodes)
+        valid = for_meta(learner, collect(learner, params, tasks, cfg.episodes))
 
     with _timed(times, "meta"):
+        aux_metrics = {}
+        if learner.aux:  # φ first: its gradient and θ's are taken at the same (θ, φ)
+            aux_metrics["aux_grad_norm"] = aux_step(learner, collected, valid, params)
         stats = meta_step(learner, train_episodes, valid, params)
     learner.iteration += 1
     lr = torch.cat([v.detach().reshape(-1) for v in learner.step_sizes.values()]).mean()
     return {
         "iteration": learner.iteration,
         "env_steps": learner.env_steps,
-        "return_pre": train_episodes[0].returns.mean().item(),
+        "return_pre": true_rewards(learner, collected[0]).sum(0).mean().item(),
         "return_post": valid.returns.mean().item(),
         "kl": stats.kl,
         "surrogate_before": stats.loss_before,
@@ -282,6 +379,7 @@ def meta_iteration(learner: Learner) -> dict[str, float]:
         "time_adapt": times["adapt"],
         "time_meta": times["meta"],
         "time_iteration": time.perf_counter() - start,
+        **aux_metrics,
     }
 
 
@@ -300,6 +398,7 @@ TENSORBOARD_TAGS = {
     "time_adapt": "time/adapt",
     "time_meta": "time/meta",
     "time_iteration": "time/iteration",
+    "aux_grad_norm": "merl/grad_norm",
 }
 
 
@@ -444,7 +543,8 @@ def train(
             rows.writerow(metrics)
             csv_file.flush()
             for key, tag in TENSORBOARD_TAGS.items():
-                writer.add_scalar(tag, metrics[key], learner.iteration)
+                if key in metrics:
+                    writer.add_scalar(tag, metrics[key], learner.iteration)
             writer.add_scalar("returns/env_steps", metrics["env_steps"], learner.iteration)
             bar.update(1)
             bar.set_postfix(

@@ -1,0 +1,79 @@
+"""MeRL (Agarwal et al. 2019): a meta-learned auxiliary reward that shapes the inner loop.
+
+With an underspecified reward, some trajectories succeed by accident (they reach a decoy, say)
+and an inner step that rewards every success learns the accident too. A score ``s_φ(f)`` of
+trajectory features ``f`` (supplied by the family in ``info``; they may see a task cue the policy
+does not) re-weights what the inner loop learns from:
+
+- ``softmax`` (MeRL's default): a successful trajectory ``j`` of a task gets its rewards scaled by
+  ``w_j = n_succ · softmax_{k ∈ succ}(s_k)_j``, so the task's successes keep their total weight;
+- ``sigmoid``: successes scaled by ``w_j = 2 σ(s_j)`` (1 at ``s = 0``);
+- ``additive`` (dense rewards): ``r̃_t = r_t + λ s_φ(f_t)`` at every step.
+
+Failures keep their rewards. φ is meta-learned: the post-adaptation objective under the task's
+true reward depends on φ through ``θ'(θ, φ) = θ - α ∇θ L_in(θ; r̃(φ))``, so its gradient carries
+the mixed second-order term ``-α ∂²L_in/∂θ∂φ`` (see ``trainer.aux_step``). A zero score leaves
+the rewards unchanged in the softmax and sigmoid weightings, so training starts as plain MAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from metarl.config import AuxConfig
+from metarl.episodes import Episodes
+from metarl.policy import Params, init_mlp, mlp
+
+
+def init_score(num_features: int, cfg: AuxConfig, generator: torch.Generator) -> Params:
+    """φ of ``s_φ``: a linear map (``score=linear``) or an MLP with ``cfg.hidden`` layers.
+
+    The output layer starts at zero, so that ``s_φ ≡ 0``.
+    """
+    hidden = tuple(cfg.hidden) if cfg.score == "mlp" else ()
+    params = init_mlp((num_features, *hidden, 1), generator)
+    params[f"layers.{len(hidden)}.weight"].zero_()
+    return params
+
+
+def score(aux: Params, features: torch.Tensor) -> torch.Tensor:
+    """``s_φ(f)``: ``features`` ``[..., F]`` -> ``[...]`` (ReLU between the MLP's layers)."""
+    return mlp(features, aux, len(aux) // 2, "relu").squeeze(-1)
+
+
+def shaped_rewards(episodes: Episodes, aux: Params, cfg: AuxConfig) -> torch.Tensor:
+    """The inner loop's rewards ``r̃`` ``[T, B]`` (differentiable in φ = ``aux``)."""
+    try:
+        features, success = episodes.info[cfg.features], episodes.info[cfg.success]
+    except KeyError as e:
+        raise KeyError(
+            f"aux.enabled needs the family to report info[{e.args[0]!r}] at every step "
+            f"(it reported: {sorted(episodes.info)})"
+        ) from None
+    rewards, mask = episodes.rewards, episodes.mask
+    if cfg.weighting == "additive":
+        return rewards + cfg.scale * score(aux, features) * mask
+    # A trajectory's features and outcome are those of its last step.
+    last = (episodes.lengths.long() - 1).clamp(min=0)  # [B]
+    columns = torch.arange(rewards.shape[1])
+    scores = score(aux, features[last, columns])  # [B]
+    succeeded = (success * mask).sum(0) > 0  # [B]
+    if cfg.weighting == "sigmoid":
+        weights = 2 * torch.sigmoid(scores)
+    else:  # softmax over each task's successful trajectories, times their count
+        ok = succeeded.reshape(episodes.num_tasks, -1)
+        # A finite floor, not -inf: a task without successes must not put NaN in the backward.
+        s = scores.reshape(ok.shape).masked_fill(~ok, torch.finfo(scores.dtype).min)
+        soft = torch.softmax(s, dim=1)
+        weights = (soft * ok.sum(1, keepdim=True)).reshape(-1)
+    weights = torch.where(succeeded, weights, torch.ones_like(weights))
+    return rewards * weights
+
+
+def shape(episodes: Episodes, aux: Params, cfg: AuxConfig) -> Episodes:
+    """A copy of ``episodes`` with the shaped rewards (advantages still to be computed)."""
+    return dataclasses.replace(
+        episodes, rewards=shaped_rewards(episodes, aux, cfg), advantages=None
+    )

@@ -1,0 +1,160 @@
+"""MeRL's auxiliary reward: the φ meta-gradient against finite differences, and its wiring."""
+
+import copy
+import csv
+
+import numpy as np
+import pytest
+import torch
+from test_adaptation import finite_difference, flat, old_policy, unflat
+
+import metarl
+from metarl import merl
+from metarl.adaptation import adapt
+from metarl.config import AuxConfig
+from metarl.episodes import compute_advantages
+from metarl.evaluate import adapt_to_tasks
+from metarl.objectives import surrogate_and_kl
+from metarl.trainer import meta_iteration
+
+NUM_FEATURES = 4
+
+
+def with_outcomes(episodes, seed):
+    """``episodes`` with sparse rewards at successes and random trajectory features in info."""
+    g = torch.Generator().manual_seed(seed)
+    T, B = episodes.rewards.shape
+    success = torch.zeros(T, B, dtype=torch.float64)
+    last = episodes.lengths.long() - 1
+    won = torch.tensor([1, 1, 0, 1, 1, 1], dtype=torch.bool)  # task 1: one success, one failure
+    success[last[won], torch.arange(B)[won]] = 1.0
+    features = torch.randn(T, B, NUM_FEATURES, generator=g, dtype=torch.float64)
+    episodes.rewards = success + 0.1 * torch.randn(T, B, generator=g, dtype=torch.float64)
+    episodes.rewards *= episodes.mask
+    episodes.info = {"aux_features": features, "success": success}
+    return episodes
+
+
+def random_score(cfg, seed):
+    aux = merl.init_score(NUM_FEATURES, cfg, torch.Generator().manual_seed(seed))
+    g = torch.Generator().manual_seed(seed + 1)
+    return {
+        k: (v.double() + 0.5 * torch.randn(v.shape, generator=g)).double() for k, v in aux.items()
+    }
+
+
+def meta_objective(policy, params, alpha, train, valid, aux, cfg, first_order):
+    """The post-adaptation surrogate as a function of φ (and θ), through the shaped inner step."""
+    shaped = compute_advantages(merl.shape(train, aux, cfg), gamma=0.99, gae_lambda=1.0)
+    adapted = adapt(policy, params, alpha, [shaped], first_order=first_order)
+    return surrogate_and_kl(policy, adapted, valid, old_policy(policy, valid))[0].mean()
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+@pytest.mark.parametrize(
+    "weighting,score", [("softmax", "linear"), ("sigmoid", "linear"), ("additive", "mlp")]
+)
+def test_phi_meta_gradient_matches_finite_differences(tiny, weighting, score, first_order):
+    policy, params, train, valid = tiny
+    train = with_outcomes(train, seed=4)
+    cfg = AuxConfig(enabled=True, weighting=weighting, score=score, hidden=[3], scale=0.7)
+    aux = {k: v.requires_grad_() for k, v in random_score(cfg, seed=5).items()}
+    alpha = {"*": torch.tensor(0.5, dtype=torch.float64)}
+
+    def objective(x):
+        return meta_objective(policy, params, alpha, train, valid, unflat(x, aux), cfg, first_order)
+
+    loss = meta_objective(policy, params, alpha, train, valid, aux, cfg, first_order)
+    grad = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, list(aux.values()))])
+    assert grad.abs().max() > 1e-4  # the path exists (first order included)
+    torch.testing.assert_close(grad, finite_difference(objective, flat(aux)), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("weighting", ["softmax", "sigmoid"])
+def test_a_constant_score_reproduces_plain_maml(tiny, weighting):
+    policy, params, train, valid = tiny
+    train = with_outcomes(train, seed=4)
+    cfg = AuxConfig(enabled=True, weighting=weighting)
+    aux = merl.init_score(NUM_FEATURES, cfg, torch.Generator().manual_seed(0))
+    aux = {k: v.double() for k, v in aux.items()}
+    if weighting == "softmax":  # any constant: softmax is shift-invariant
+        aux["layers.0.bias"] += 3.0
+    torch.testing.assert_close(merl.shaped_rewards(train, aux, cfg), train.rewards)
+
+    alpha = {"*": torch.tensor(0.5, dtype=torch.float64)}
+    plain = compute_advantages(copy.copy(train), gamma=0.99, gae_lambda=1.0)
+    expected = adapt(policy, params, alpha, [plain])
+    shaped = compute_advantages(merl.shape(train, aux, cfg), gamma=0.99, gae_lambda=1.0)
+    for k, v in adapt(policy, params, alpha, [shaped]).items():
+        torch.testing.assert_close(v, expected[k])
+
+
+def test_softmax_weights_keep_each_tasks_total_and_leave_failures_alone(tiny):
+    _, _, train, _ = tiny
+    train = with_outcomes(train, seed=4)
+    cfg = AuxConfig(enabled=True)
+    aux = random_score(cfg, seed=5)
+    shaped, rewards = merl.shaped_rewards(train, aux, cfg), train.rewards
+    last = train.lengths.long() - 1
+    cols = torch.arange(rewards.shape[1])
+    ratio = (shaped / rewards)[last, cols].reshape(3, 2)  # the per-trajectory weights
+    assert ratio[1, 1] == pytest.approx(1.0)  # task 1's failure: unchanged
+    assert ratio[1, 0] == pytest.approx(1.0)  # task 1's single success: n_succ * softmax = 1
+    torch.testing.assert_close(ratio.sum(1), torch.tensor([2.0, 2.0, 2.0], dtype=ratio.dtype))
+    assert not torch.allclose(ratio[0], torch.ones(2, dtype=ratio.dtype))
+
+
+DECOYS = [
+    "env=metarl/NavigationDecoys-v0",
+    "true_reward=true_reward",
+    "aux.enabled=true",
+    "meta_batch=6",
+    "episodes=12",  # several successes per task, or softmax weights are all 1
+    "policy.hidden=[16]",
+    "threads=1",
+    "checkpoint_every=2",
+]
+
+
+def test_phi_changes_only_through_the_meta_objective():
+    learner = metarl.make_learner(metarl.load_config(None, [*DECOYS, "aux.lr=0"]))
+    phi = {k: v.detach().clone() for k, v in learner.aux.items()}
+    theta = {k: v.detach().clone() for k, v in learner.params.items()}
+    metrics = meta_iteration(learner)
+    assert metrics["aux_grad_norm"] > 0  # a gradient, but a zero step size
+    assert all(torch.equal(v, phi[k]) for k, v in learner.aux.items())
+    assert any(not torch.equal(v, theta[k]) for k, v in learner.params.items())
+
+    learner.aux_optimizer.param_groups[0]["lr"] = 0.01
+    meta_iteration(learner)
+    moved = {k: v.detach().clone() for k, v in learner.aux.items()}
+    assert any(not torch.equal(v, phi[k]) for k, v in moved.items())
+    adapt_to_tasks(learner, learner.family.sample_tasks(3, learner.rng), steps=2, episodes=4)
+    assert all(torch.equal(v, moved[k]) for k, v in learner.aux.items())  # evaluation: no change
+
+
+def test_aux_reward_needs_the_familys_info_keys():
+    with pytest.raises(metarl.ConfigError, match=r"aux.features: .* reports no info\['aux_feat"):
+        metarl.make_learner(metarl.load_config(None, ["aux.enabled=true"]))
+    with pytest.raises(metarl.ConfigError, match=r"true_reward: .* reports no info\['nope'\]"):
+        metarl.make_learner(metarl.load_config(None, ["true_reward=nope"]))
+
+
+def test_merl_runs_resume_exactly(tmp_path):
+    config = metarl.load_config(None, [*DECOYS, "iterations=4"])
+    straight = metarl.train(config, tmp_path / "a", progress=False)
+    config.iterations = 2
+    half = metarl.train(config, tmp_path / "b", progress=False)
+    config.iterations = 4
+    resumed = metarl.train(config, half, resume=True, progress=False)
+
+    def rows(run):
+        with open(run / "progress.csv") as f:
+            return np.array(
+                [[float(r[k]) for k in ("return_post", "aux_grad_norm")] for r in csv.DictReader(f)]
+            )
+
+    np.testing.assert_allclose(rows(resumed), rows(straight), rtol=1e-5)
+    a, b = metarl.load_learner(straight), metarl.load_learner(resumed)
+    for k, v in a.aux.items():
+        torch.testing.assert_close(b.aux[k], v)
