@@ -112,42 +112,69 @@ class Navigation2DEnv(gym.Env):
         return self._position.astype(np.float32), float(reward), bool(terminated), False, info
 
 
-class Navigation2DVector(VectorEnv):
-    """``num_envs`` copies of :class:`Navigation2DEnv` stepped as one numpy array operation.
+class PointVectorEnv(VectorEnv):
+    """Base of the batched point-mass families: ``num_envs`` positions ``[num_envs, 2]``
+    stepped as numpy arrays, each episode starting at the origin.
 
-    Same spaces, dynamics and rewards as the single env; one task per copy, set with
-    ``set_tasks``. Autoreset is disabled: reset finished copies with
+    A subclass names its single env (``env_class``: spaces, constants, ``task``) and supplies
+    ``set_tasks`` and ``step``; ``_advance`` gives ``step`` the observation and the time-limit
+    truncation. Autoreset is disabled: reset finished copies with
     ``reset(options={"reset_mask": mask})``.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.DISABLED}
+    env_class: type[gym.Env]
 
     def __init__(self, num_envs: int, max_episode_steps: int | None = None, **kwargs: Any):
-        self.single = Navigation2DEnv(**kwargs)
+        self.single = self.env_class(**kwargs)
         self.num_envs = num_envs
         self.max_episode_steps = max_episode_steps
         self.single_observation_space = self.single.observation_space
         self.single_action_space = self.single.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.goals = np.zeros((num_envs, 2))
         self._positions = np.zeros((num_envs, 2))
         self._steps = np.zeros(num_envs, dtype=np.int64)
+        self.set_tasks([self.single.task] * num_envs)
 
     def set_tasks(self, tasks: list[dict]) -> None:
-        """One task per copy: ``len(tasks) == num_envs``."""
-        self.goals = np.stack([np.asarray(t["goal"], dtype=np.float64) for t in tasks])
+        raise NotImplementedError
 
     def reset(self, *, seed=None, options: dict | None = None):
         # Episodes start at the origin: a seed changes nothing, but is accepted as the API says.
-        mask = np.ones(self.num_envs, bool) if options is None else options.get("reset_mask")
-        mask = np.ones(self.num_envs, bool) if mask is None else mask
+        mask = None if options is None else options.get("reset_mask")
+        mask = np.ones(self.num_envs, bool) if mask is None else np.asarray(mask, bool)
         self._positions[mask] = 0.0
         self._steps[mask] = 0
         return self._positions.astype(np.float32), {}
 
+    def _advance(self, positions: np.ndarray, terminated: np.ndarray):
+        """Store the new ``positions``; the observations and ``truncated`` of this step."""
+        self._positions = positions
+        self._steps += 1
+        truncated = np.zeros(self.num_envs, bool)
+        if self.max_episode_steps is not None:
+            truncated = (self._steps >= self.max_episode_steps) & ~terminated
+        return self._positions.astype(np.float32), truncated
+
+
+class Navigation2DVector(PointVectorEnv):
+    """``num_envs`` copies of :class:`Navigation2DEnv` stepped as one numpy array operation.
+
+    Same spaces, dynamics and rewards as the single env; one task per copy, set with
+    ``set_tasks``.
+    """
+
+    env_class = Navigation2DEnv
+
+    def set_tasks(self, tasks: list[dict]) -> None:
+        """One task per copy: ``len(tasks) == num_envs``."""
+        if len(tasks) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} tasks, got {len(tasks)}")
+        self.goals = np.stack([np.asarray(t["goal"], dtype=np.float64) for t in tasks])
+
     def step(self, actions):
-        self._positions, rewards, terminated = _step(
+        positions, rewards, terminated = _step(
             self._positions,
             self.goals,
             np.asarray(actions, dtype=np.float64),
@@ -155,9 +182,5 @@ class Navigation2DVector(VectorEnv):
             self.single.bound,
             self.single.goal_tolerance,
         )
-        self._steps += 1
-        truncated = np.zeros(self.num_envs, bool)
-        if self.max_episode_steps is not None:
-            truncated = (self._steps >= self.max_episode_steps) & ~terminated
-        info = {"distance": -rewards}
-        return self._positions.astype(np.float32), rewards, terminated, truncated, info
+        obs, truncated = self._advance(positions, terminated)
+        return obs, rewards, terminated, truncated, {"distance": -rewards}

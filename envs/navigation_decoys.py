@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
-from .navigation2d import move
+from .navigation2d import PointVectorEnv, move
 
 # The "unknown transform" from the goal direction to the cue: well conditioned but not
 # orthogonal, so the cue is not simply a rotated goal direction.
@@ -191,28 +187,14 @@ class NavigationDecoysEnv(gym.Env):
         return self._position.astype(np.float32), float(reward), bool(terminated), False, info
 
 
-class NavigationDecoysVector(VectorEnv):
+class NavigationDecoysVector(PointVectorEnv):
     """``num_envs`` copies of :class:`NavigationDecoysEnv` stepped as one numpy array operation.
 
     Same spaces, dynamics, rewards and ``info`` (as ``[num_envs]`` arrays, ``aux_features``
     ``[num_envs, AUX_FEATURES]``) as the single env; one task per copy, set with ``set_tasks``.
-    Autoreset is disabled: reset finished copies with ``reset(options={"reset_mask": mask})``.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.DISABLED}
-
-    def __init__(self, num_envs: int, max_episode_steps: int | None = None, **kwargs: Any):
-        self.single = NavigationDecoysEnv(**kwargs)
-        self.num_envs = num_envs
-        self.max_episode_steps = max_episode_steps
-        self.single_observation_space = self.single.observation_space
-        self.single_action_space = self.single.action_space
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.goal_angles = np.zeros(num_envs)
-        self.cues = np.zeros((num_envs, 2))
-        self._positions = np.zeros((num_envs, 2))
-        self._steps = np.zeros(num_envs, dtype=np.int64)
+    env_class = NavigationDecoysEnv
 
     def set_tasks(self, tasks: list[dict]) -> None:
         """One task per copy: ``len(tasks) == num_envs``."""
@@ -221,24 +203,13 @@ class NavigationDecoysVector(VectorEnv):
         self.goal_angles = np.array([float(t["goal_angle"]) for t in tasks])
         self.cues = np.stack([np.asarray(t["cue"], dtype=np.float64).reshape(2) for t in tasks])
 
-    def reset(self, *, seed=None, options: dict | None = None):
-        # Episodes start at the origin: a seed changes nothing, but is accepted as the API says.
-        mask = None if options is None else options.get("reset_mask")
-        mask = np.ones(self.num_envs, bool) if mask is None else np.asarray(mask, bool)
-        self._positions[mask] = 0.0
-        self._steps[mask] = 0
-        return self._positions.astype(np.float32), {}
-
     def step(self, actions):
-        self._positions, rewards, terminated, info = _step(
+        positions, rewards, terminated, info = _step(
             self.single,
             self._positions,
             np.asarray(actions, dtype=np.float64),
             self.goal_angles,
             self.cues,
         )
-        self._steps += 1
-        truncated = np.zeros(self.num_envs, bool)
-        if self.max_episode_steps is not None:
-            truncated = (self._steps >= self.max_episode_steps) & ~terminated
-        return self._positions.astype(np.float32), rewards, terminated, truncated, info
+        obs, truncated = self._advance(positions, terminated)
+        return obs, rewards, terminated, truncated, info
