@@ -53,6 +53,10 @@ class TRPOConfig:
     # Fraction of the meta-batch's tasks whose KL gives the CG curvature; 1.0 is exact. The
     # mean KL is an average over tasks, so a random subset's Hessian is an unbiased estimate.
     curvature_tasks: float = 1.0
+    # How CG's Hessian-vector products are computed (the same numbers): factored = JᵀFJ through
+    # the inner steps (metarl/curvature.py, faster); double_backward = autograd through the whole
+    # adaptation. A meta-learned α always uses double_backward.
+    hvp: str = "factored"
     # Tasks per batched graph in the meta-step (None: all at once). The same numbers for any
     # value; smaller chunks trade batching for memory locality (faster for large batches).
     task_chunk: int | None = None
@@ -133,6 +137,11 @@ _RANGES = [
     ("trpo.ls_steps", lambda c: c.trpo.ls_steps >= 1, ">= 1"),
     ("trpo.ls_backtrack", lambda c: 0 < c.trpo.ls_backtrack < 1, "in (0, 1)"),
     ("trpo.curvature_tasks", lambda c: 0 < c.trpo.curvature_tasks <= 1, "in (0, 1]"),
+    (
+        "trpo.hvp",
+        lambda c: c.trpo.hvp in ("factored", "double_backward"),
+        "factored or double_backward",
+    ),
     (
         "trpo.task_chunk",
         lambda c: c.trpo.task_chunk is None or c.trpo.task_chunk >= 1,

@@ -45,11 +45,12 @@ from metarl.config import (
     to_dict,
     validate,
 )
+from metarl.curvature import kl_hessian_product
 from metarl.episodes import Episodes, compute_advantages
 from metarl.objectives import surrogate_and_kl
 from metarl.policy import GaussianMLP, Params
 from metarl.sampler import Sampler
-from metarl.trpo import TRPOStats, trpo_step
+from metarl.trpo import TRPOStats, hessian_vector_product, trpo_step
 
 PROGRESS_COLUMNS = [
     "iteration", "env_steps", "return_pre", "return_post", "kl", "surrogate_before",
@@ -287,13 +288,37 @@ def meta_step(
         return loss / count, kl / count
 
     every_task = groups(list(range(n)))
-    curvature = None
+    subset = list(range(n))
     if cfg.trpo.curvature_tasks < 1:
         size = max(1, round(cfg.trpo.curvature_tasks * n))
-        subset = groups(sorted(learner.rng.choice(n, size, replace=False).tolist()))
+        subset = sorted(learner.rng.choice(n, size, replace=False).tolist())
 
-        def curvature():
-            return post_adaptation(subset, True)[1]
+    def factored():
+        """``v -> (H + damping I) v``, ``H`` the mean KL's Hessian over ``subset``, as JᵀFJ."""
+        val = valid.select_tasks(subset)
+        return kl_hessian_product(
+            learner.policy,
+            learner.params,
+            learner.step_sizes,
+            [e.select_tasks(subset) for e in train_episodes],
+            val,
+            learner.policy.distribution(
+                val.by_task(val.obs), {k: v[subset] for k, v in adapted.items()}
+            ),
+            first_order=cfg.inner.first_order,
+            damping=cfg.trpo.cg_damping,
+        )
+
+    def double_backward():
+        """The same product by double back-propagation through the adaptation of ``subset``."""
+        kl = post_adaptation(groups(subset), True)[1]
+        return hessian_vector_product(kl, learner.meta_parameters, cfg.trpo.cg_damping)
+
+    product = None  # the objective's own KL, all tasks, by double back-propagation
+    if cfg.trpo.hvp == "factored" and cfg.inner.learn_lr == "none":
+        product = factored
+    elif len(subset) < n:
+        product = double_backward
 
     return trpo_step(
         learner.meta_parameters,
@@ -303,7 +328,7 @@ def meta_step(
         cg_damping=cfg.trpo.cg_damping,
         ls_steps=cfg.trpo.ls_steps,
         ls_backtrack=cfg.trpo.ls_backtrack,
-        curvature=curvature,
+        curvature_product=product,
     )
 
 

@@ -82,7 +82,7 @@ def trpo_step(
     cg_damping: float = 1e-5,
     ls_steps: int = 15,
     ls_backtrack: float = 0.8,
-    curvature: Callable[[], torch.Tensor] | None = None,
+    curvature_product: Callable[[], Callable[[torch.Tensor], torch.Tensor]] | None = None,
 ) -> TRPOStats:
     """Update the leaf tensors ``params`` in place.
 
@@ -91,15 +91,18 @@ def trpo_step(
     search) and need not keep a graph to ``params``. The step
     is rejected (parameters unchanged) when the gradient, the direction or every candidate of
     the line search is non-finite, or no candidate improves the loss within ``max_kl``.
-    ``curvature()``, if given, returns the KL whose Hessian is used in CG instead of the
-    objective's (e.g. on a subsample of the data); the line search always checks the full KL.
+    CG multiplies by the Hessian of the objective's KL (plus ``cg_damping``), or, if given, by
+    ``curvature_product()``, a function ``v -> H v`` built after the gradient (e.g. on a
+    subsample of the data, or factored; it includes its own damping); the line search always
+    checks the objective's full KL.
     """
     loss, kl = objective(True)
     loss_before = loss.item()
     g = flat_grad(loss, params, retain_graph=True)
-    fisher_vector = hessian_vector_product(
-        kl if curvature is None else curvature(), params, cg_damping
-    )
+    if curvature_product is None:
+        fisher_vector = hessian_vector_product(kl, params, cg_damping)
+    else:
+        fisher_vector = curvature_product()
     del loss, kl
     old = torch.cat([p.detach().reshape(-1) for p in params])
     stats = TRPOStats(loss_before, loss_before, 0.0, ls_steps, False, 0.0, g.norm().item())

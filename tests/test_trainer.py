@@ -114,7 +114,7 @@ def test_task_chunks_change_speed_not_results(monkeypatch):
     """The meta-objective, its gradient and the KL's Hessian-vector product per chunk size."""
     seen = []
 
-    def record(params, objective, curvature=None, **kwargs):
+    def record(params, objective, **kwargs):
         loss, kl = objective(True)
         grad = flat_grad(loss, params, retain_graph=True)
         v = torch.linspace(-1, 1, grad.numel())
