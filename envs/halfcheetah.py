@@ -6,9 +6,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .mujoco_family import Data, DirectionTask, MujocoTaskEnv, MujocoVectorEnv, VelocityTask
-
-_TORSO = 1  # body id of "torso" in half_cheetah.xml (body 0 is the world)
+from .mujoco_family import (
+    Data,
+    DirectionTask,
+    MujocoTaskEnv,
+    MujocoVectorEnv,
+    PlanarCenterOfMass,
+    VelocityTask,
+)
 
 
 class HalfCheetahEnv(MujocoTaskEnv):
@@ -55,10 +60,11 @@ class HalfCheetahEnv(MujocoTaskEnv):
     """
 
     xml_file = "half_cheetah.xml"
-    fields = ("qpos", "qvel", "subtree_com")
+    position_stage = False  # the centre of mass comes from qpos (PlanarCenterOfMass)
 
     def __init__(self, ctrl_cost_weight: float = 0.05, **kwargs):
         self.ctrl_cost_weight = ctrl_cost_weight
+        self._center_of_mass = None  # set once the model is loaded; observation() needs it
         super().__init__(**kwargs)
 
     def forward_reward(self, x_velocity: np.ndarray, task: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -67,7 +73,9 @@ class HalfCheetahEnv(MujocoTaskEnv):
 
     def observation(self, data: Data) -> np.ndarray:
         qpos, qvel = data["qpos"], data["qvel"]
-        com = data["subtree_com"][:, _TORSO]
+        if self._center_of_mass is None:
+            self._center_of_mass = PlanarCenterOfMass(self.model)
+        com = self._center_of_mass(qpos)  # = subtree_com[torso] at this state
         return np.concatenate([qpos[:, 1:], qvel, com], axis=1).astype(np.float32)
 
     def reward(self, qpos_before, data, actions, task):

@@ -9,6 +9,8 @@ contract works.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -16,6 +18,18 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from metarl.episodes import Episodes
 from metarl.policy import GaussianMLP, Params
+
+
+@contextmanager
+def _one_torch_thread():
+    """Run the policy on one thread while sampling: its per-step forward is small, and idle
+    OpenMP workers spinning after each op would take the cores from the physics threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def make_vector_env(env_id: str, num_envs: int, horizon: int, env_kwargs: dict | None = None):
@@ -71,6 +85,7 @@ class Sampler:
         self._vecs.clear()
 
     @torch.no_grad()
+    @_one_torch_thread()
     def sample(
         self,
         policy: GaussianMLP,

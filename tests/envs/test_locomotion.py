@@ -1,10 +1,12 @@
 import warnings
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
+from metarl.envs.mujoco_family import PlanarCenterOfMass
 
 import metarl  # noqa: F401  (registers the families)
 from metarl.policy import GaussianMLP
@@ -76,6 +78,8 @@ def test_rewards_and_observations_match_a_hand_computation(env_id):
         assert sum(v for k, v in info.items() if k.startswith("reward_")) == pytest.approx(reward)
         assert not truncated
         if "Cheetah" in env_id:
+            # The env skips the position stage (PlanarCenterOfMass): MuJoCo's own COM here.
+            mujoco.mj_fwdPosition(env.model, data)
             expected_obs = np.concatenate([data.qpos[1:], data.qvel, data.subtree_com[1]])
             assert not terminated
         else:
@@ -187,3 +191,20 @@ def test_sampler_collects_episodes_that_replay_in_the_single_env(env_id):
         action = episodes.actions[t, b].clamp(-1, 1).numpy()
         obs, reward, *_ = env.step(action)
         assert episodes.rewards[t, b].item() == pytest.approx(reward, rel=1e-5, abs=1e-6)
+
+
+def test_planar_center_of_mass_equals_mujocos_subtree_com():
+    env = gym.make("metarl/HalfCheetahVel-v0").unwrapped
+    model, data = env.model, mujoco.MjData(env.model)
+    rng = np.random.default_rng(0)
+    qpos = model.qpos0 + rng.uniform(-3, 3, (20, model.nq))  # far outside the usual poses
+    expected = []
+    for q in qpos:
+        data.qpos[:] = q
+        mujoco.mj_fwdPosition(model, data)
+        expected.append(data.subtree_com[1].copy())
+    np.testing.assert_allclose(PlanarCenterOfMass(model)(qpos), expected, rtol=0, atol=1e-12)
+
+    ant = gym.make("metarl/AntVel-v0").unwrapped
+    with pytest.raises(ValueError, match="x-z plane|unrotated"):
+        PlanarCenterOfMass(ant.model)
