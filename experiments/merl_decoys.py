@@ -16,7 +16,7 @@ Every run is evaluated on the same held-out tasks (the config's eval.tasks, eval
 gradient step: true success rate (goal reached) and decoy-hit rate, per episode. The fraction of
 the oracle gap MeRL closes is ``(merl - maml) / (oracle - maml)`` of the mean true success.
 
-Run:  python experiments/merl_decoys.py                       # 3 seeds x 150 iterations
+Run:  python experiments/merl_decoys.py                       # 3 seeds x 60 iterations
       python experiments/merl_decoys.py --seeds 1 --iterations 20 --out /tmp/merl
 Runs go to OUT/runs/<condition>/seed<k> (a finished run is reused, a stopped one resumed);
 OUT/results.json holds every figure; a Markdown table is printed last.
@@ -92,10 +92,17 @@ def main() -> None:
         "--conditions", nargs="+", choices=list(CONDITIONS), default=list(CONDITIONS)
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every condition, e.g. aux.lr=0.05 (repeatable)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "merl", help="output dir"
     )
     args = parser.parse_args()
-    extra = [] if args.iterations is None else [f"iterations={args.iterations}"]
+    extra = args.set + ([] if args.iterations is None else [f"iterations={args.iterations}"])
     if args.seeds < 1 or (args.iterations is not None and args.iterations < 1):
         parser.error("--seeds and --iterations must be >= 1")
 
