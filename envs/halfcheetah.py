@@ -60,7 +60,7 @@ class HalfCheetahEnv(MujocoTaskEnv):
     """
 
     xml_file = "half_cheetah.xml"
-    position_stage = False  # the centre of mass comes from qpos (PlanarCenterOfMass)
+    position_stage = False  # the vector env's centre of mass comes from qpos (PlanarCenterOfMass)
 
     def __init__(self, ctrl_cost_weight: float = 0.05, **kwargs):
         self.ctrl_cost_weight = ctrl_cost_weight
@@ -71,11 +71,18 @@ class HalfCheetahEnv(MujocoTaskEnv):
         """``[n]`` reward for the torso's forward velocity ``x_velocity`` ``[n]``."""
         raise NotImplementedError
 
+    def data_arrays(self) -> dict[str, np.ndarray]:
+        # The single env has MuJoCo's own centre of mass (it runs the position stage anyway).
+        return {**super().data_arrays(), "subtree_com": self.data.subtree_com[None]}
+
     def observation(self, data: Data) -> np.ndarray:
         qpos, qvel = data["qpos"], data["qvel"]
-        if self._center_of_mass is None:
-            self._center_of_mass = PlanarCenterOfMass(self.model)
-        com = self._center_of_mass(qpos)  # = subtree_com[torso] at this state
+        if "subtree_com" in data:
+            com = data["subtree_com"][:, 1]  # body 1 is the torso, its subtree the whole robot
+        else:  # the vector env skips the position stage: the same COM from qpos (to 1e-12)
+            if self._center_of_mass is None:
+                self._center_of_mass = PlanarCenterOfMass(self.model)
+            com = self._center_of_mass(qpos)
         return np.concatenate([qpos[:, 1:], qvel, com], axis=1).astype(np.float32)
 
     def reward(self, qpos_before, data, actions, task):

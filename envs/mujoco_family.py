@@ -22,8 +22,8 @@ with results bit-identical to a loop of ``mj_step`` over one ``MjData`` per copy
 so that kinematic fields (``xmat``, ``subtree_com``, ...) describe the new state;
 acceleration-stage fields (``cfrc_ext``) are those computed during the last substep, as in
 gymnasium's MuJoCo envs. A family whose observation and reward read only ``qpos``/``qvel`` sets
-``position_stage = False`` and both skip that stage (about 15 % of a HalfCheetah control step);
-``render`` then computes it for the frame.
+``position_stage = False`` and the vector env skips that stage (about 15 % of a HalfCheetah
+control step; the single env, where it is cheap, keeps it).
 """
 
 from __future__ import annotations
@@ -139,18 +139,12 @@ class MujocoTaskEnv(MujocoEnv):
         self.set_state(*self.initial_state(self.np_random))
         return self.observation(self.data_arrays())[0]
 
-    def render(self):
-        if not self.position_stage:  # the frames and the camera follow the current state
-            mujoco.mj_fwdPosition(self.model, self.data)
-        return super().render()
-
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, float]]:
         actions = np.asarray(action, dtype=np.float64).reshape(1, self.model.nu)
         qpos_before = self.data.qpos[None].copy()
         self.data.ctrl[:] = actions[0]
         mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
-        if self.position_stage:
-            mujoco.mj_fwdPosition(self.model, self.data)
+        mujoco.mj_fwdPosition(self.model, self.data)
         data = self.data_arrays()
         rewards, terminated, terms = self.reward(qpos_before, data, actions, self._task_arrays)
         obs = self.observation(data)[0]

@@ -78,8 +78,6 @@ def test_rewards_and_observations_match_a_hand_computation(env_id):
         assert sum(v for k, v in info.items() if k.startswith("reward_")) == pytest.approx(reward)
         assert not truncated
         if "Cheetah" in env_id:
-            # The env skips the position stage (PlanarCenterOfMass): MuJoCo's own COM here.
-            mujoco.mj_fwdPosition(env.model, data)
             expected_obs = np.concatenate([data.qpos[1:], data.qvel, data.subtree_com[1]])
             assert not terminated
         else:
