@@ -46,3 +46,22 @@ def test_checkpoint_selection_uses_validation_tasks(tmp_path):
     assert report["chosen"] in report["validation"]
     assert report["test"]["seed"] == 1 and report["validation_seed"] == 2
     assert len(report["test"]["mean_return"]) == 2
+
+
+def test_merl_decoys_experiment_writes_every_figure(tmp_path):
+    import json
+
+    args = ["--seeds", "1", "--iterations", "2", "--set", "meta_batch=4", "--set", "episodes=6"]
+    args += ["--set", "eval.tasks=3", "--set", "eval.episodes=4", "--out", str(tmp_path)]
+    out = run("merl_decoys.py", *args, "--conditions", "maml", "merl", "oracle")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "results.json").read_text())
+    assert set(report["per_seed"]) == {"maml", "merl", "oracle"}
+    row = report["per_seed"]["merl"][0]
+    assert {"true_success", "decoy_hit", "true_success_pre", "decoy_hit_pre"} <= set(row)
+    assert 0 <= row["true_success"] <= 1 and 0 <= row["decoy_hit"] <= 1
+    assert "gap_closed" in report and "| merl |" in out.stdout
+    # A second call reuses the finished runs: same figures, no training.
+    again = run("merl_decoys.py", *args, "--conditions", "maml", "merl", "oracle")
+    assert json.loads((tmp_path / "results.json").read_text())["per_seed"] == report["per_seed"]
+    assert again.returncode == 0
