@@ -18,8 +18,9 @@ the oracle gap MeRL closes is ``(merl - maml) / (oracle - maml)`` of the mean tr
 
 Run:  python experiments/merl_decoys.py                       # 3 seeds x 60 iterations
       python experiments/merl_decoys.py --seeds 1 --iterations 20 --out /tmp/merl
-Runs go to OUT/runs/<condition>/seed<k> (a finished run is reused, a stopped one resumed);
-OUT/results.json holds every figure; a Markdown table is printed last.
+Runs go to RUNS/<condition>/seed<k> (default runs/merl_decoys; a finished run is reused, a
+stopped one resumed); OUT/results.json (default experiments/results/merl) holds every figure; a
+Markdown table is printed last.
 """
 
 from __future__ import annotations
@@ -99,7 +100,10 @@ def main() -> None:
         help="config override for every condition, e.g. aux.lr=0.05 (repeatable)",
     )
     parser.add_argument(
-        "--out", type=Path, default=Path(__file__).parent / "results" / "merl", help="output dir"
+        "--out", type=Path, default=Path(__file__).parent / "results" / "merl", help="results dir"
+    )
+    parser.add_argument(
+        "--runs", type=Path, default=Path("runs/merl_decoys"), help="where the runs are trained"
     )
     args = parser.parse_args()
     extra = args.set + ([] if args.iterations is None else [f"iterations={args.iterations}"])
@@ -109,7 +113,7 @@ def main() -> None:
     results: dict[str, list[dict]] = {}
     for name in args.conditions:
         for seed in range(args.seeds):
-            run_dir = args.out / "runs" / name / f"seed{seed}"
+            run_dir = args.runs / name / f"seed{seed}"
             start = time.perf_counter()
             train(run_dir, [*CONDITIONS[name], f"seed={seed}", *extra])
             row = {"seed": seed, **outcomes(run_dir)}

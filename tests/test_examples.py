@@ -53,6 +53,7 @@ def test_merl_decoys_experiment_writes_every_figure(tmp_path):
 
     args = ["--seeds", "1", "--iterations", "2", "--set", "meta_batch=4", "--set", "episodes=6"]
     args += ["--set", "eval.tasks=3", "--set", "eval.episodes=4", "--out", str(tmp_path)]
+    args += ["--runs", str(tmp_path / "runs")]
     out = run("merl_decoys.py", *args, "--conditions", "maml", "merl", "oracle")
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / "results.json").read_text())
