@@ -64,8 +64,8 @@ class HalfCheetahEnv(MujocoTaskEnv):
 
     def __init__(self, ctrl_cost_weight: float = 0.05, **kwargs):
         self.ctrl_cost_weight = ctrl_cost_weight
-        self._center_of_mass = None  # set once the model is loaded; observation() needs it
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # its observation() calls come from the single env
+        self._center_of_mass = PlanarCenterOfMass(self.model)
 
     def forward_reward(self, x_velocity: np.ndarray, task: Mapping[str, np.ndarray]) -> np.ndarray:
         """``[n]`` reward for the torso's forward velocity ``x_velocity`` ``[n]``."""
@@ -80,8 +80,6 @@ class HalfCheetahEnv(MujocoTaskEnv):
         if "subtree_com" in data:
             com = data["subtree_com"][:, 1]  # body 1 is the torso, its subtree the whole robot
         else:  # the vector env skips the position stage: the same COM from qpos (to 1e-12)
-            if self._center_of_mass is None:
-                self._center_of_mass = PlanarCenterOfMass(self.model)
             com = self._center_of_mass(qpos)
         return np.concatenate([qpos[:, 1:], qvel, com], axis=1).astype(np.float32)
 

@@ -239,7 +239,11 @@ class MujocoVectorEnv(VectorEnv):
         actions = np.asarray(actions, dtype=np.float64)
         qpos_before = self._data["qpos"].copy()
         self._ctrl[:] = actions
-        stage = mujoco.mjtStage.mjSTAGE_POS if self.single.position_stage else 0
+        stage = (
+            mujoco.mjtStage.mjSTAGE_POS
+            if self.single.position_stage
+            else mujoco.mjtStage.mjSTAGE_NONE
+        )
         self.batch.step(nstep=self.single.frame_skip, stage=stage)
         rewards, terminated, terms = self.single.reward(
             qpos_before, self._data, actions, self._task_arrays
@@ -315,10 +319,9 @@ class PlanarCenterOfMass:
         theta = delta @ self.angle_of  # [n, nbody]
         c, s = np.cos(theta), np.sin(theta)
         cp, sp = c[:, self.parent], s[:, self.parent]
-        x = cp @ self.offset[:, 0] + sp @ self.offset[:, 1] + c @ self.inertial[:, 0]
-        z = cp @ self.offset[:, 1] - sp @ self.offset[:, 0] + c @ self.inertial[:, 1]
-        x = x + s @ self.inertial[:, 1]
-        z = z - s @ self.inertial[:, 0]
+        xo, zo = _rotated_sum(cp, sp, self.offset)
+        xi, zi = _rotated_sum(c, s, self.inertial)
+        x, z = xo + xi, zo + zi
         # Slides move their body's subtree along the axis as rotated by the parent.
         d = delta[:, self.slide_adr]  # [n, slides]
         cs, ss = cp[:, self.slide_body], sp[:, self.slide_body]
@@ -326,6 +329,12 @@ class PlanarCenterOfMass:
         x = x + (d * (cs * ax + ss * az)).sum(1)
         z = z + (d * (cs * az - ss * ax)).sum(1)
         return np.stack([x, np.zeros(len(qpos)), z], axis=1)
+
+
+def _rotated_sum(c: np.ndarray, s: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Σ_b R(θ_b) v_b`` for per-body ``(x, z)`` vectors ``v`` ``[nbody, 2]``, given
+    ``cos θ`` and ``sin θ`` ``[n, nbody]``: the ``x`` and ``z`` sums, each ``[n]``."""
+    return c @ v[:, 0] + s @ v[:, 1], c @ v[:, 1] - s @ v[:, 0]
 
 
 class VelocityTask:

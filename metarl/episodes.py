@@ -79,9 +79,11 @@ class Episodes:
             num_tasks=len(tasks),
         )
 
-    def task_returns(self) -> torch.Tensor:
-        """``[N]`` mean undiscounted episode return of each task."""
-        return self.returns.reshape(self.num_tasks, -1).mean(1)
+    def task_returns(self, rewards: torch.Tensor | None = None) -> torch.Tensor:
+        """``[N]`` mean undiscounted episode return of each task, of ``rewards`` ``[T, B]``
+        (default: ``self.rewards``; e.g. a family's true reward from ``info``)."""
+        returns = self.returns if rewards is None else rewards.sum(0)
+        return returns.reshape(self.num_tasks, -1).mean(1)
 
 
 def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:

@@ -41,8 +41,7 @@ def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: in
     for k in range(steps + 1):
         eps = collect(learner, params, tasks, episodes)
         result.episodes.append(eps)
-        returns = true_rewards(learner, eps).sum(0).reshape(len(tasks), -1).mean(1)
-        result.returns[k] = returns.numpy()
+        result.returns[k] = eps.task_returns(true_rewards(learner, eps)).numpy()
         if k < steps:
             params = adapt_detached(
                 learner.policy,

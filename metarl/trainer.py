@@ -256,19 +256,19 @@ def meta_step(
     n = valid.num_tasks
     chunk = cfg.trpo.task_chunk or n
 
+    def restrict(idx: list[int]) -> tuple[list[Episodes], Episodes, Independent]:
+        """(train, valid, old policy) of the tasks ``idx`` (no copy when they are all)."""
+        everything = idx == list(range(n))
+        train = train_episodes if everything else [e.select_tasks(idx) for e in train_episodes]
+        val = valid if everything else valid.select_tasks(idx)
+        old = learner.policy.distribution(
+            val.by_task(val.obs), {k: v[idx] for k, v in adapted.items()}
+        )
+        return train, val, old
+
     def groups(tasks: list[int]) -> list[tuple[list[Episodes], Episodes, Independent]]:
-        """(train, valid, old policy) restricted to each chunk of ``tasks``."""
-        out = []
-        for i in range(0, len(tasks), chunk):
-            idx = tasks[i : i + chunk]
-            everything = idx == list(range(n))  # no copy when one group holds every task
-            train = train_episodes if everything else [e.select_tasks(idx) for e in train_episodes]
-            val = valid if everything else valid.select_tasks(idx)
-            old = learner.policy.distribution(
-                val.by_task(val.obs), {k: v[idx] for k, v in adapted.items()}
-            )
-            out.append((train, val, old))
-        return out
+        """``restrict`` of each chunk of ``tasks``."""
+        return [restrict(tasks[i : i + chunk]) for i in range(0, len(tasks), chunk)]
 
     def post_adaptation(parts, create_graph: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean over the tasks in ``parts`` of the surrogate loss and of the KL."""
@@ -295,16 +295,14 @@ def meta_step(
 
     def factored():
         """``v -> (H + damping I) v``, ``H`` the mean KL's Hessian over ``subset``, as JᵀFJ."""
-        val = valid.select_tasks(subset)
+        train, val, old = restrict(subset)
         return kl_hessian_product(
             learner.policy,
             learner.params,
             learner.step_sizes,
-            [e.select_tasks(subset) for e in train_episodes],
+            train,
             val,
-            learner.policy.distribution(
-                val.by_task(val.obs), {k: v[subset] for k, v in adapted.items()}
-            ),
+            old,
             first_order=cfg.inner.first_order,
             damping=cfg.trpo.cg_damping,
         )
