@@ -277,7 +277,7 @@ def gymnasium_run(
     def actions(obs: np.ndarray) -> np.ndarray:
         dist = policy.distribution(torch.as_tensor(obs, dtype=torch.float32), params)
         noise = torch.randn(n, policy.act_dim, generator=generator)
-        return torch.clamp(dist.mean + dist.stddev * noise, low, high).numpy()
+        return torch.clamp(dist.mean + dist.std * noise, low, high).numpy()
 
     def run() -> tuple[int, float]:
         done, seconds, episode = 0, 0.0, 0

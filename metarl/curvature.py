@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from torch.distributions import Independent
 
 from metarl.adaptation import per_task, step_size
 from metarl.episodes import Episodes
 from metarl.objectives import pg_loss, surrogate_and_kl
-from metarl.policy import GaussianMLP, Params
+from metarl.policy import Gaussian, GaussianMLP, Params
 
 
 def kl_hessian_product(
@@ -34,7 +33,7 @@ def kl_hessian_product(
     step_sizes: Params,
     train_episodes: Sequence[Episodes],
     valid: Episodes,
-    old: Independent,
+    old: Gaussian,
     first_order: bool = False,
     damping: float = 0.0,
 ) -> Callable[[torch.Tensor], torch.Tensor]:

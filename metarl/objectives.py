@@ -7,10 +7,9 @@ a masked mean over that task's ``T * E`` samples.
 from __future__ import annotations
 
 import torch
-from torch.distributions import Independent, kl_divergence
 
 from metarl.episodes import Episodes
-from metarl.policy import GaussianMLP, Params
+from metarl.policy import Gaussian, GaussianMLP, Params
 
 
 def _task_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -33,7 +32,7 @@ def pg_loss(policy: GaussianMLP, params: Params, episodes: Episodes) -> torch.Te
 
 
 def surrogate_and_kl(
-    policy: GaussianMLP, params: Params, episodes: Episodes, old_dist: Independent
+    policy: GaussianMLP, params: Params, episodes: Episodes, old_dist: Gaussian
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """TRPO's loss and constraint per task, from one forward pass; each ``[N]``.
 
@@ -45,4 +44,4 @@ def surrogate_and_kl(
     adv, mask = episodes.by_task(episodes.advantages), episodes.by_task(episodes.mask)
     new_dist = policy.distribution(obs, params)
     ratio = torch.exp(new_dist.log_prob(actions) - old_dist.log_prob(actions))
-    return -_task_mean(ratio * adv, mask), _task_mean(kl_divergence(old_dist, new_dist), mask)
+    return -_task_mean(ratio * adv, mask), _task_mean(old_dist.kl(new_dist), mask)

@@ -115,7 +115,7 @@ class Sampler:
         alive = ~nonfinite
         for t in range(T):
             dist = policy.distribution(obs.reshape(n, episodes, -1), params)
-            mean, std = dist.mean.reshape(B, -1), dist.stddev.reshape(B, -1)
+            mean, std = dist.mean.reshape(B, -1), dist.std.reshape(B, -1)
             noise = torch.randn(B, policy.act_dim, generator=generator)
             actions = mean + std * noise
             obs_buf[t], act_buf[t], mask[t] = obs, actions, alive.float()

@@ -28,8 +28,12 @@ def flat_grad(y: torch.Tensor, xs: Sequence[torch.Tensor], **kwargs) -> torch.Te
 
 def conjugate_gradient(
     avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int, tol: float = 1e-10
-) -> torch.Tensor:
-    """Approximately solve ``A x = b`` for symmetric positive-definite ``A`` given ``v -> A v``."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Approximately solve ``A x = b`` for symmetric positive-definite ``A`` given ``v -> A v``.
+
+    Returns ``x`` and ``xᵀAx``, the latter as ``xᵀ(b - r)`` with ``r = b - A x`` the residual CG
+    updates anyway: TRPO's step scaling then needs no further product with ``A``.
+    """
     x = torch.zeros_like(b)
     r = b.clone()
     p = b.clone()
@@ -44,7 +48,7 @@ def conjugate_gradient(
         rr_new = r @ r
         p = r + (rr_new / rr) * p
         rr = rr_new
-    return x
+    return x, x @ (b - r)
 
 
 def hessian_vector_product(
@@ -108,8 +112,8 @@ def trpo_step(
     stats = TRPOStats(loss_before, loss_before, 0.0, ls_steps, False, 0.0, g.norm().item())
     if not torch.isfinite(g).all():
         return stats
-    direction = conjugate_gradient(fisher_vector, -g, cg_iters)
-    shs = 0.5 * (direction @ fisher_vector(direction))
+    direction, dhd = conjugate_gradient(fisher_vector, -g, cg_iters)
+    shs = 0.5 * dhd
     del fisher_vector  # frees the second-order graph before the line search
     if not (torch.isfinite(direction).all() and torch.isfinite(shs) and shs > 0):
         return stats

@@ -216,7 +216,7 @@ def play(
                 torch.as_tensor(obs, dtype=torch.float32).reshape(1, 1, -1), params
             )
             noise = torch.randn(policy.act_dim, generator=generator)
-            action = (dist.mean + dist.stddev * noise).reshape(-1)
+            action = (dist.mean + dist.std * noise).reshape(-1)
         obs, reward, terminated, truncated, _ = env.step(torch.clamp(action, low, high).numpy())
         if not (np.isfinite(obs).all() and np.isfinite(reward)):
             return

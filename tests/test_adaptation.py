@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from torch.distributions import Independent, Normal
 
 from metarl.adaptation import adapt, adapt_detached, init_step_sizes
 from metarl.objectives import pg_loss, surrogate_and_kl
+from metarl.policy import Gaussian
 from metarl.trpo import flat_grad
 
 
@@ -30,7 +30,7 @@ def old_policy(policy, valid):
     """A fixed sampling distribution on ``valid``: unit-variance Gaussians around 0.1."""
     shape = (valid.num_tasks, valid.obs.shape[0] * valid.episodes_per_task, policy.act_dim)
     mean = torch.full(shape, 0.1, dtype=torch.float64)
-    return Independent(Normal(mean, torch.ones_like(mean)), 1)
+    return Gaussian(mean, torch.zeros_like(mean))
 
 
 def finite_difference(f, x, eps=1e-6):

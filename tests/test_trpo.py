@@ -15,11 +15,13 @@ def test_conjugate_gradient_solves_a_known_spd_system():
     m = torch.randn(6, 6, generator=g, dtype=torch.float64)
     a = m @ m.T + 6 * torch.eye(6, dtype=torch.float64)
     b = torch.randn(6, generator=g, dtype=torch.float64)
-    x = conjugate_gradient(lambda v: a @ v, b, iters=6)
+    x, xax = conjugate_gradient(lambda v: a @ v, b, iters=6)
     torch.testing.assert_close(x, torch.linalg.solve(a, b), rtol=1e-8, atol=1e-10)
-    # Fewer iterations than the dimension still reduce the residual.
-    x2 = conjugate_gradient(lambda v: a @ v, b, iters=2)
+    torch.testing.assert_close(xax, x @ a @ x)
+    # Fewer iterations than the dimension still reduce the residual, and xᵀAx stays exact.
+    x2, x2ax2 = conjugate_gradient(lambda v: a @ v, b, iters=2)
     assert (a @ x2 - b).norm() < b.norm()
+    torch.testing.assert_close(x2ax2, x2 @ a @ x2)
 
 
 def adapted_kl(policy, params, alpha, train, valid, old_params):
