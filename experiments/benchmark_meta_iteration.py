@@ -51,15 +51,34 @@ VARIANTS = {
 }
 
 
-def time_variant(overrides: list[str], iterations: int, warmup: int) -> dict[str, float]:
-    config = metarl.load_config(None, PEER_CONFIG + overrides)
-    torch.set_num_threads(config.threads)
-    learner = metarl.make_learner(config)
-    rows = [metarl.meta_iteration(learner) for _ in range(warmup + iterations)][warmup:]
-    learner.sampler.close()
+def time_variants(
+    variants: dict[str, list[str]], iterations: int, warmup: int
+) -> dict[str, dict[str, float]]:
+    """Median seconds per phase of each variant's meta-iterations.
+
+    The variants run in interleaved rounds (one meta-iteration of each per round), because this
+    machine's speed drifts by up to a third within minutes: one after the other, a variant
+    would be timed in a different phase of the drift than the next.
+    """
+    learners = {
+        name: metarl.make_learner(metarl.load_config(None, PEER_CONFIG + overrides))
+        for name, overrides in variants.items()
+    }
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+    for round_ in range(warmup + iterations):
+        for name, learner in learners.items():
+            torch.set_num_threads(learner.config.threads)
+            row = metarl.meta_iteration(learner)
+            if round_ >= warmup:
+                rows[name].append(row)
+    for learner in learners.values():
+        learner.sampler.close()
     return {
-        phase: statistics.median(r[f"time_{phase}"] for r in rows)
-        for phase in ("sample", "adapt", "meta", "iteration")
+        name: {
+            phase: statistics.median(r[f"time_{phase}"] for r in rows[name])
+            for phase in ("sample", "adapt", "meta", "iteration")
+        }
+        for name in variants
     }
 
 
@@ -73,8 +92,7 @@ def main() -> None:
     print(
         f"{'variant':52s} {'sample':>7s} {'adapt':>7s} {'meta':>7s} {'total':>7s} {'peer/ours':>9s}"
     )
-    for name, overrides in VARIANTS.items():
-        t = time_variant(overrides, args.iterations, args.warmup)
+    for name, t in time_variants(VARIANTS, args.iterations, args.warmup).items():
         ratio = PEER_SECONDS["one_thread_per_process"] / t["iteration"]
         results[name] = {
             **{f"seconds_{k}": round(v, 3) for k, v in t.items()},
