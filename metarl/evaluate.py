@@ -97,6 +97,8 @@ def evaluate(
     mean, stderr = held_out_returns(learner, tasks, steps, episodes, seed)
     report = {
         "family": learner.config.env,
+        "horizon": learner.config.horizon,
+        "env_kwargs": learner.config.env_kwargs,
         "steps": list(range(steps + 1)),
         "mean_return": [round(float(x), 4) for x in mean],
         "stderr": [round(float(x), 4) for x in stderr],

@@ -24,6 +24,9 @@ PAPER_FAMILIES = {
     "metarl/AntVel-v0": "ant_vel",
     "metarl/AntDir-v0": "ant_dir",
 }
+# The paper's episode lengths (section 5.3); its families take no env_kwargs.
+PAPER_HORIZONS = {"metarl/Navigation2D-v0": 100}
+PAPER_HORIZON = 200
 
 # How the paper's comparison curves are drawn: (key, label, colour, line style).
 _PAPER_CURVES = [
@@ -46,8 +49,20 @@ def paper_results(env_id: str) -> dict | None:
     return json.loads(text)["families"][key]
 
 
+def differs_from_paper(report: dict) -> str:
+    """Why the paper's numbers do not apply to ``report``'s run ('' when they do; reports that
+    predate the ``horizon`` and ``env_kwargs`` fields are taken as the paper's settings)."""
+    horizon = PAPER_HORIZONS.get(report["family"], PAPER_HORIZON)
+    if report.get("horizon", horizon) != horizon:
+        return f"horizon {report['horizon']}, the paper's is {horizon}"
+    if report.get("env_kwargs"):
+        return f"env_kwargs {report['env_kwargs']}"
+    return ""
+
+
 def plot_evaluation(report: dict, path: str | Path) -> Path:
-    """Average return vs gradient steps with stderr bars, beside the paper's curves if known.
+    """Average return vs gradient steps with stderr bars, beside the paper's curves if known and
+    the run used the paper's horizon and env settings.
 
     ``report`` is the content of ``evaluation.json`` (``steps``, ``mean_return``, ``stderr``,
     ``family``, ``num_tasks``, ``iteration``); writes a PNG to ``path`` and returns it.
@@ -64,7 +79,10 @@ def plot_evaluation(report: dict, path: str | Path) -> Path:
         label=f"metarl (iteration {report['iteration']})",
     )
     paper = paper_results(report["family"])
-    if paper is not None:
+    differs = differs_from_paper(report)
+    if paper is not None and differs:
+        ax.text(0.02, 0.02, f"paper curves omitted: {differs}", transform=ax.transAxes, fontsize=7)
+    elif paper is not None:
         for key, label, color, style in _PAPER_CURVES:
             values = paper[key]
             ax.plot(range(len(values)), values, style, marker=".", color=color, label=label)

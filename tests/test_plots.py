@@ -11,7 +11,13 @@ import torch
 import metarl
 from metarl.cli import main
 from metarl.config import ConfigError
-from metarl.plots import PAPER_FAMILIES, paper_results, plot_evaluation, plot_learning_curve
+from metarl.plots import (
+    PAPER_FAMILIES,
+    differs_from_paper,
+    paper_results,
+    plot_evaluation,
+    plot_learning_curve,
+)
 from metarl.trainer import PROGRESS_COLUMNS
 
 
@@ -40,6 +46,25 @@ def test_plot_evaluation(tmp_path, family):
         "iteration": 500,
     }
     assert is_picture(plot_evaluation(report, tmp_path / "evaluation.png"))
+
+
+def test_paper_curves_only_for_the_papers_settings(tmp_path):
+    report = {
+        "family": "metarl/Navigation2D-v0",
+        "steps": [0, 1],
+        "mean_return": [-40.0, -12.0],
+        "stderr": [2.0, 1.0],
+        "num_tasks": 40,
+        "iteration": 100,
+    }
+    assert differs_from_paper(report) == ""  # a report from before the fields existed
+    assert differs_from_paper({**report, "horizon": 100, "env_kwargs": {}}) == ""
+    assert "horizon 50" in differs_from_paper({**report, "horizon": 50})
+    assert "max_action" in differs_from_paper({**report, "env_kwargs": {"max_action": 0.2}})
+    assert differs_from_paper({**report, "family": "metarl/AntDir-v0", "horizon": 200}) == ""
+    with_paper = iio.imread(plot_evaluation(report, tmp_path / "a.png"))
+    without = iio.imread(plot_evaluation({**report, "horizon": 50}, tmp_path / "b.png"))
+    assert not np.array_equal(with_paper, without)
 
 
 def test_evaluate_writes_evaluation_png(tmp_path):
