@@ -4,7 +4,7 @@ The configuration (pytorch-maml-rl, configs/maml/2d-navigation.yaml): 20 tasks x
 horizon 100, a 64-64 tanh Gaussian policy, one second-order inner step (α = 0.1), TRPO with
 10 CG iterations (damping 1e-5), max KL 0.01, line search 15 x 0.8.
 
-Run:  python experiments/benchmark_meta_iteration.py [--iterations 5] [--warmup 1]
+Run:  python experiments/benchmark_meta_iteration.py [--iterations 5] [--warmup 1] [--only TEXT]
 Prints one row per variant (sampling / adaptation / meta-step seconds) and, last, one JSON line.
 
 The peer's own times are not re-measured here: it needs old gym and is not installable on this
@@ -20,6 +20,7 @@ import json
 import statistics
 
 import torch
+from cpu_steal import cpu_times, steal_fraction
 
 import metarl
 
@@ -86,13 +87,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=5, help="timed meta-iterations")
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument(
+        "--only", default="", help="time only the variants whose name contains this text"
+    )
     args = parser.parse_args()
 
     results = {}
     print(
         f"{'variant':52s} {'sample':>7s} {'adapt':>7s} {'meta':>7s} {'total':>7s} {'peer/ours':>9s}"
     )
-    for name, t in time_variants(VARIANTS, args.iterations, args.warmup).items():
+    start = cpu_times()
+    timed = time_variants(
+        {name: o for name, o in VARIANTS.items() if args.only in name}, args.iterations, args.warmup
+    )
+    steal = steal_fraction(start, cpu_times())
+    for name, t in timed.items():
         ratio = PEER_SECONDS["one_thread_per_process"] / t["iteration"]
         results[name] = {
             **{f"seconds_{k}": round(v, 3) for k, v in t.items()},
@@ -102,7 +111,9 @@ def main() -> None:
             f"{name:52s} {t['sample']:7.3f} {t['adapt']:7.3f} {t['meta']:7.3f} "
             f"{t['iteration']:7.3f} {ratio:8.1f}x"
         )
-    print(json.dumps({"peer_seconds": PEER_SECONDS, "variants": results}))
+    if steal is not None:
+        print(f"CPU time taken by the hypervisor (steal) during the run: {steal:.0%}")
+    print(json.dumps({"peer_seconds": PEER_SECONDS, "variants": results, "cpu_steal": steal}))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import mujoco
 import mujoco.rollout
 import numpy as np
 import torch
+from cpu_steal import cpu_times, steal_fraction
 from gymnasium.vector import AutoresetMode
 from mujoco.batch import Batch
 
@@ -393,6 +394,7 @@ def main() -> None:
         rates[key] = measure(run, args.repeats)
         print(f"{label:58s} {rates[key]:12,.0f}", flush=True)
 
+    start = cpu_times()
     print(f"{'measurement':58s} {'env-steps/s':>12s}")
     h, s = args.horizon, args.seed
     record(
@@ -483,6 +485,9 @@ def main() -> None:
         print(f"{'sample':>8s} {'adapt':>8s} {'meta':>8s} {'total':>8s}")
         print(" ".join(f"{meta[k]:8.3f}" for k in ("sample", "adapt", "meta", "iteration")))
 
+    steal = steal_fraction(start, cpu_times())
+    if steal is not None:
+        print(f"CPU time taken by the hypervisor (steal) during the run: {steal:.0%}")
     result = {
         "env": ENV_ID,
         "tasks": args.tasks,
@@ -508,6 +513,7 @@ def main() -> None:
         "ratios": {k: round(v, 3) for k, v in ratios.items()},
         "targets": TARGETS,
         "targets_met": {k: ratios[k] >= TARGETS[k] for k in TARGETS},
+        "cpu_steal": steal,
     }
     print(json.dumps(result))
 
