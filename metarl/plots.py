@@ -99,7 +99,11 @@ def plot_evaluation(report: dict, path: str | Path) -> Path:
 
 
 def read_progress(run_dir: str | Path) -> dict[str, np.ndarray]:
-    """``run_dir/progress.csv`` as ``{column: [rows] float array}``; ConfigError if absent."""
+    """``run_dir/progress.csv`` as ``{column: [rows] float array}``; ConfigError if absent.
+
+    An empty cell (a column that does not apply to the run, such as ``aux_grad_norm`` without
+    MeRL, or one added after a resumed run's first rows) reads as NaN.
+    """
     path = Path(run_dir) / "progress.csv"
     if not path.is_file():
         raise ConfigError(f"no progress.csv in {run_dir} (expected a run folder of metarl train)")
@@ -107,7 +111,7 @@ def read_progress(run_dir: str | Path) -> dict[str, np.ndarray]:
         rows = list(csv.DictReader(f))
     if not rows:
         raise ConfigError(f"{path} has no rows yet: train at least one meta-iteration")
-    return {key: np.array([float(row[key]) for row in rows]) for key in rows[0]}
+    return {key: np.array([float(row[key] or "nan") for row in rows]) for key in rows[0]}
 
 
 def plot_learning_curve(run_dir: str | Path, path: str | Path | None = None) -> Path:

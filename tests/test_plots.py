@@ -17,6 +17,7 @@ from metarl.plots import (
     paper_results,
     plot_evaluation,
     plot_learning_curve,
+    read_progress,
 )
 from metarl.trainer import PROGRESS_COLUMNS
 
@@ -75,6 +76,9 @@ def test_evaluate_writes_evaluation_png(tmp_path):
     run = metarl.train(config, tmp_path / "run", progress=False)
     metarl.evaluate(run, tasks=2, steps=1, episodes=2)
     assert is_picture(run / "evaluation.png")
+    # A real progress.csv has empty cells (aux_grad_norm without MeRL).
+    assert np.isnan(read_progress(run)["aux_grad_norm"]).all()
+    assert is_picture(plot_learning_curve(run))
 
 
 def test_plot_command_writes_learning_curve(tmp_path, capsys):
