@@ -66,3 +66,21 @@ def test_merl_decoys_experiment_writes_every_figure(tmp_path):
     again = run("merl_decoys.py", *args, "--conditions", "maml", "merl", "oracle")
     assert json.loads((tmp_path / "results.json").read_text())["per_seed"] == report["per_seed"]
     assert again.returncode == 0
+
+
+def test_benchmarks_run_and_end_with_their_json_line():
+    import json
+
+    out = run("benchmark_meta_iteration.py", "--iterations", "1", "--warmup", "0",
+              "--only", "1/4 of the tasks, factored, 1 thread")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    (variant,) = result["variants"].values()
+    assert variant["seconds_iteration"] > 0 and "cpu_steal" in result
+
+    out = run("benchmark_sampler.py", "--tasks", "2", "--episodes", "2", "--horizon", "5",
+              "--repeats", "1", "--async-envs", "2", "--skip-meta")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert all(v > 0 for v in result["env_steps_per_second"].values())
+    assert set(result["ratios"]) == {"c_over_b", "c_over_max_d"} and "cpu_steal" in result
