@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from metarl.checkpoint import CheckpointError
-from metarl.config import ConfigError, load_config
+from metarl.config import RESUMABLE, ConfigError, load_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,8 +96,13 @@ def _train(args) -> None:
     if args.iterations is not None:
         overrides.append(f"iterations={args.iterations}")
     if args.resume:
-        if args.config or args.set or args.seed is not None:
-            raise ConfigError("--resume takes only --iterations (the run's config.yaml is kept)")
+        changed = sorted({o.split("=", 1)[0].strip() for o in args.set} - set(RESUMABLE))
+        if args.config or args.seed is not None or changed:
+            what = f"--set {changed[0]}" if changed else "a CONFIG or --seed"
+            raise ConfigError(
+                f"--resume keeps the run's config.yaml and takes --iterations and --set of "
+                f"{', '.join(RESUMABLE)} only; got {what}"
+            )
         # The run's config.yaml, checked against its checkpoint by train().
         saved = Path(args.resume) / "config.yaml"
         config = load_config(saved, overrides) if saved.is_file() else None

@@ -71,7 +71,11 @@ class AuxConfig:
     hidden: list[int] = field(default_factory=lambda: [32])  # the mlp's hidden layers
     weighting: str = "softmax"  # softmax | sigmoid (weights on successes) | additive (r + λ s)
     scale: float = 1.0  # λ of the additive weighting
-    lr: float = 0.01  # Adam's step size for φ
+    optimizer: str = "adam"  # adam | sgd: the optimizer of φ (sgd: plain, step = lr · ∇φ)
+    lr: float = 0.01  # the optimizer's step size for φ
+    # λ of a decoupled weight decay pulling φ back to its initialisation φ_0 (s_φ ≡ 0: plain
+    # MAML): after each step φ ← φ - lr λ (φ - φ_0); see metarl/merl.py. 0: none.
+    weight_decay: float = 0.0
     max_grad_norm: float = 1.0  # clip ‖∇φ‖ to this (0: no clipping)
     features: str = "aux_features"  # info key: the trajectory's features [F] at each step
     success: str = "success"  # info key: > 0 at a step where the trajectory succeeded
@@ -83,6 +87,10 @@ class EvalConfig:
     steps: int = 3  # gradient steps; α for the first, α/2 after
     episodes: int = 40  # per task per step
     seed: int = 1  # seed of the held-out task stream (independent of training)
+
+
+# What a resumed run may change: how it runs, not what it learns (with `iterations`, its length).
+RESUMABLE = ("threads", "checkpoint_every", "keep_checkpoints")
 
 
 @dataclass
@@ -154,7 +162,9 @@ _RANGES = [
         lambda c: c.aux.weighting in ("softmax", "sigmoid", "additive"),
         "one of softmax, sigmoid, additive",
     ),
+    ("aux.optimizer", lambda c: c.aux.optimizer in ("adam", "sgd"), "adam or sgd"),
     ("aux.lr", lambda c: c.aux.lr >= 0, ">= 0"),
+    ("aux.weight_decay", lambda c: c.aux.weight_decay >= 0, ">= 0"),
     ("aux.max_grad_norm", lambda c: c.aux.max_grad_norm >= 0, ">= 0"),
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),

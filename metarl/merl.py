@@ -14,6 +14,16 @@ Failures keep their rewards. φ is meta-learned: the post-adaptation objective u
 true reward depends on φ through ``θ'(θ, φ) = θ - α ∇θ L_in(θ; r̃(φ))``, so its gradient carries
 the mixed second-order term ``-α ∂²L_in/∂θ∂φ`` (see ``trainer.aux_step``). A zero score leaves
 the rewards unchanged in the softmax and sigmoid weightings, so training starts as plain MAML.
+
+``aux.weight_decay`` = λ pulls φ back toward its initialisation φ_0 (for the linear score
+φ_0 = 0: plain MAML) with decoupled weight decay (Loshchilov & Hutter 2019): after each
+optimizer step, ``φ ← φ - lr λ (φ - φ_0)`` (of the pre-step φ, as AdamW). With Adam, whose step
+is about ``lr`` per coordinate along a consistent meta-gradient and averages out along noise,
+whatever the gradient's size, φ - φ_0 settles near (Adam's mean direction)/λ: at most about
+``1/λ`` per coordinate, and a spread of about ``sqrt(lr / 2λ)`` around φ_0 where there is no
+signal, instead of a random walk. ``aux.optimizer: sgd`` makes the step proportional to the
+gradient instead. Both default to off (Adam, λ = 0): on the decoys experiment neither removed
+MeRL's shortfall on the no-decoy control without losing its gain with decoys (README).
 """
 
 from __future__ import annotations
@@ -36,6 +46,11 @@ def init_score(num_features: int, cfg: AuxConfig, generator: torch.Generator) ->
     params = init_mlp((num_features, *hidden, 1), generator)
     params[f"layers.{len(hidden)}.weight"].zero_()
     return params
+
+
+def decay_toward(aux: Params, init: Params, rate: float) -> Params:
+    """The decoupled weight decay's step ``rate (φ - φ_0)`` (``rate = lr λ``), detached."""
+    return {k: rate * (v.detach() - init[k]) for k, v in aux.items()}
 
 
 def score(aux: Params, features: torch.Tensor) -> torch.Tensor:

@@ -61,8 +61,7 @@ class Gaussian:
         return self.log_std.exp().expand_as(self.mean)
 
     def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
-        """``log N(a; μ, σ²) = -½ Σ_d ((a_d - μ_d) / σ_d)² - Σ_d log σ_d - D/2 log 2π``, ``[...]``.
-        """
+        """``log N(a; μ, σ²) = -½ Σ_d ((a_d - μ_d)/σ_d)² - Σ_d log σ_d - D/2 log 2π``: ``[...]``."""
         z = (actions - self.mean) * torch.exp(-self.log_std)
         log_norm = self.log_std.sum(-1) + 0.5 * self.mean.shape[-1] * math.log(2 * math.pi)
         return -0.5 * (z * z).sum(-1) - log_norm

@@ -29,7 +29,6 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
-from torch.distributions import Independent
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -37,6 +36,7 @@ import metarl.envs  # noqa: F401  (registers the families)
 from metarl import checkpoint, merl
 from metarl.adaptation import adapt, adapt_detached, init_step_sizes
 from metarl.config import (
+    RESUMABLE,
     Config,
     ConfigError,
     from_dict,
@@ -48,7 +48,7 @@ from metarl.config import (
 from metarl.curvature import kl_hessian_product
 from metarl.episodes import Episodes, compute_advantages
 from metarl.objectives import surrogate_and_kl
-from metarl.policy import GaussianMLP, Params
+from metarl.policy import Gaussian, GaussianMLP, Params
 from metarl.sampler import Sampler
 from metarl.trpo import TRPOStats, hessian_vector_product, trpo_step
 
@@ -83,6 +83,7 @@ class Learner:
     env_steps: int = 0
     aux: Params = dataclasses.field(default_factory=dict)  # MeRL's φ (empty when disabled)
     aux_optimizer: torch.optim.Optimizer | None = None
+    aux_init: Params = dataclasses.field(default_factory=dict)  # φ_0, the centre of φ's prior
 
     @property
     def meta_parameters(self) -> list[torch.Tensor]:
@@ -139,8 +140,10 @@ def make_learner(config: Config) -> Learner:
     if config.aux.enabled:
         num_features = _probe_info(family, config)
         aux = merl.init_score(num_features, config.aux, torch.Generator().manual_seed(config.seed))
+        learner.aux_init = {k: v.detach().clone() for k, v in aux.items()}
         learner.aux = {k: v.requires_grad_() for k, v in aux.items()}
-        learner.aux_optimizer = torch.optim.Adam(learner.aux.values(), lr=config.aux.lr)
+        optimizer = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[config.aux.optimizer]
+        learner.aux_optimizer = optimizer(learner.aux.values(), lr=config.aux.lr)
     elif config.true_reward is not None:
         _probe_info(family, config)
     return learner
@@ -256,7 +259,7 @@ def meta_step(
     n = valid.num_tasks
     chunk = cfg.trpo.task_chunk or n
 
-    def restrict(idx: list[int]) -> tuple[list[Episodes], Episodes, Independent]:
+    def restrict(idx: list[int]) -> tuple[list[Episodes], Episodes, Gaussian]:
         """(train, valid, old policy) of the tasks ``idx`` (no copy when they are all)."""
         everything = idx == list(range(n))
         train = train_episodes if everything else [e.select_tasks(idx) for e in train_episodes]
@@ -266,7 +269,7 @@ def meta_step(
         )
         return train, val, old
 
-    def groups(tasks: list[int]) -> list[tuple[list[Episodes], Episodes, Independent]]:
+    def groups(tasks: list[int]) -> list[tuple[list[Episodes], Episodes, Gaussian]]:
         """``restrict`` of each chunk of ``tasks``."""
         return [restrict(tasks[i : i + chunk]) for i in range(0, len(tasks), chunk)]
 
@@ -333,11 +336,12 @@ def meta_step(
 def aux_step(
     learner: Learner, train_episodes: list[Episodes], valid: Episodes, adapted: Params
 ) -> float:
-    """One Adam step on MeRL's φ; returns ``‖∇φ‖`` (before clipping).
+    """One step (``aux.optimizer``, then ``aux.weight_decay``) on MeRL's φ; returns ``‖∇φ‖``
+    (before clipping).
 
     ``∇φ`` of the post-adaptation surrogate under the true reward (``valid``), through
     ``θ'(θ, φ)`` re-adapted on the φ-shaped ``train_episodes``: the mixed term ``∂²L_in/∂θ∂φ``,
-    which ``adapt`` keeps when the policy's meta-gradient is first order too.
+    which ``adapt`` keeps when the policy's meta-gradient is first order too. Only φ changes.
     """
     cfg = learner.config
     shaped = [for_inner(learner, e, learner.aux) for e in train_episodes]
@@ -356,7 +360,12 @@ def aux_step(
     norm = torch.nn.utils.clip_grad_norm_(
         learner.aux.values(), cfg.aux.max_grad_norm or float("inf")
     )
+    # Decoupled weight decay toward φ_0 (of the pre-step φ, as AdamW's): see merl.decay_toward.
+    shrink = merl.decay_toward(learner.aux, learner.aux_init, cfg.aux.lr * cfg.aux.weight_decay)
     learner.aux_optimizer.step()
+    with torch.no_grad():
+        for k, v in learner.aux.items():
+            v.sub_(shrink[k])
     return norm.item()
 
 
@@ -507,7 +516,8 @@ def train(
     resume: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Meta-train into ``run_dir`` (created); with ``resume``, continue from its ``latest.pt``.
+    """Meta-train into ``run_dir`` (created); with ``resume``, continue from its ``latest.pt``
+    (taking only ``iterations`` and the ``RESUMABLE`` keys from ``config``).
 
     Writes ``config.yaml``, ``provenance.jsonl`` (command, commit and versions of each start),
     ``progress.csv`` (one row per meta-iteration), TensorBoard events
@@ -526,7 +536,8 @@ def train(
                     f"{ckpt_dir / 'latest.pt'} is a {saved.env} policy {saved.policy}, but the "
                     f"run's config asks for {config.env} {config.policy}"
                 )
-            saved.iterations = config.iterations
+            for key in ("iterations", *RESUMABLE):
+                setattr(saved, key, getattr(config, key))
         learner = learner_from_state(state, saved)
         _truncate_progress(run_dir / "progress.csv", learner.iteration)
     else:

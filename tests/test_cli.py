@@ -48,6 +48,18 @@ def test_train_then_evaluate(tmp_path):
     assert out.returncode == 0, out.stderr
     assert len((run / "progress.csv").read_text().splitlines()) == 4
 
+    # How a run runs may change on resume (and is saved); what it learns may not.
+    out = metarl("train", "--resume", str(run), "--iterations", "4", "--set", "threads=2",
+                 "--set", "checkpoint_every=2", "--no-progress")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert (run / "checkpoints" / "iter_000004.pt").exists()
+    assert "threads: 2" in (run / "config.yaml").read_text()
+    for bad in (["--set", "inner.lr=0.5"], ["--seed", "3"]):
+        out = metarl("train", "--resume", str(run), "--iterations", "5", *bad, "--no-progress")
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+        assert "threads, checkpoint_every, keep_checkpoints only" in out.stderr
+    assert len((run / "progress.csv").read_text().splitlines()) == 5
+
 
 def test_bad_input_is_one_line_nonzero_exit_and_no_run(tmp_path):
     run = tmp_path / "run"

@@ -140,8 +140,9 @@ def test_aux_reward_needs_the_familys_info_keys():
         metarl.make_learner(metarl.load_config(None, ["true_reward=nope"]))
 
 
-def test_merl_runs_resume_exactly(tmp_path):
-    config = metarl.load_config(None, [*DECOYS, "iterations=4"])
+@pytest.mark.parametrize("options", [[], ["aux.optimizer=sgd", "aux.lr=1", "aux.weight_decay=0.1"]])
+def test_merl_runs_resume_exactly(tmp_path, options):
+    config = metarl.load_config(None, [*DECOYS, "iterations=4", *options])
     straight = metarl.train(config, tmp_path / "a", progress=False)
     config.iterations = 2
     half = metarl.train(config, tmp_path / "b", progress=False)
@@ -158,3 +159,56 @@ def test_merl_runs_resume_exactly(tmp_path):
     a, b = metarl.load_learner(straight), metarl.load_learner(resumed)
     for k, v in a.aux.items():
         torch.testing.assert_close(b.aux[k], v)
+
+
+def _perturbed_learner(overrides):
+    """A decoys learner whose φ sits away from its initialisation φ_0 (= 0 for the linear score)."""
+    learner = metarl.make_learner(metarl.load_config(None, [*DECOYS, *overrides]))
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for v in learner.aux.values():
+            v.add_(torch.randn(v.shape, generator=g, dtype=v.dtype))
+    return learner
+
+
+def test_sgd_steps_along_the_meta_gradient():
+    learner = _perturbed_learner(["aux.optimizer=sgd", "aux.lr=0.5", "aux.max_grad_norm=0"])
+    assert isinstance(learner.aux_optimizer, torch.optim.SGD)
+    before = {k: v.detach().clone() for k, v in learner.aux.items()}
+    meta_iteration(learner)
+    assert flat({k: v.grad for k, v in learner.aux.items()}).abs().max() > 0
+    for k, v in learner.aux.items():  # φ ← φ - lr ∇φ, the step proportional to the gradient
+        torch.testing.assert_close(v.detach(), before[k] - 0.5 * v.grad)
+
+
+def test_weight_decay_pulls_phi_toward_its_init_and_changes_nothing_else():
+    common = ["aux.optimizer=sgd", "aux.lr=0.5", "aux.max_grad_norm=0"]
+    plain, decayed = (_perturbed_learner([*common, f"aux.weight_decay={wd}"]) for wd in (0, 0.4))
+    phi = {k: v.detach().clone() for k, v in decayed.aux.items()}
+    assert all(torch.equal(v, plain.aux[k]) for k, v in phi.items())
+    assert all(torch.equal(decayed.aux_init[k], torch.zeros_like(v)) for k, v in phi.items())
+    meta_iteration(plain)
+    meta_iteration(decayed)
+    for k, v in decayed.aux.items():  # the decay lr λ (φ - φ_0), nothing else, is added
+        torch.testing.assert_close(v.detach(), plain.aux[k].detach() - 0.5 * 0.4 * phi[k])
+    assert flat(decayed.aux).norm() < flat(plain.aux).norm()
+    for k, v in decayed.params.items():  # θ's meta-step does not see the prior
+        assert torch.equal(v, plain.params[k])
+
+
+def test_with_nothing_to_learn_weight_decay_brings_phi_back_to_plain_maml():
+    # No target within reach, no success: ∇φ is 0, Adam does not move φ, the decay alone does.
+    learner = _perturbed_learner(["aux.weight_decay=2", "aux.lr=0.1", "env_kwargs.radius=9"])
+    start = flat(learner.aux)
+    for _ in range(3):
+        assert meta_iteration(learner)["aux_grad_norm"] == 0
+    torch.testing.assert_close(flat(learner.aux), start * (1 - 0.1 * 2) ** 3)
+
+
+def test_decay_toward_is_rate_times_the_distance_to_init():
+    aux = {"a": torch.tensor([1.0, 2.0], requires_grad=True), "b": torch.tensor([[3.0]])}
+    init = {"a": torch.tensor([1.0, 0.0]), "b": torch.tensor([[1.0]])}
+    step = merl.decay_toward(aux, init, 0.1)
+    torch.testing.assert_close(step["a"], torch.tensor([0.0, 0.2]))
+    torch.testing.assert_close(step["b"], torch.tensor([[0.2]]))
+    assert not step["a"].requires_grad
