@@ -149,7 +149,9 @@ def _watch(args) -> None:
     )
     for k, mean in enumerate(result.returns):
         shown = "" if result.shown is None else f", the episode shown {result.shown[k]:.1f}"
-        print(f"{step_text(k)}: mean return {mean:.1f} over the adaptation episodes{shown}")
+        terms = ", ".join(f"{key} {v[k]:.3g}" for key, v in result.terms.items())
+        terms = f"\n    mean per step: {terms}" if terms else ""
+        print(f"{step_text(k)}: mean return {mean:.1f} over the adaptation episodes{shown}{terms}")
     for path in result.out:
         print(
             f"written to {path}" + ("" if path.suffix == ".png" else f" ({result.frames} frames)")

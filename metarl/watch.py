@@ -23,7 +23,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
@@ -60,6 +60,9 @@ class WatchResult:
     shown: np.ndarray | None  # [K + 1] return of the rendered episode (None: Navigation2D
     # draws the adaptation episodes themselves)
     frames: int  # frames per file (1 for a PNG)
+    # Per scalar info term the family reports (e.g. HalfCheetah's x_velocity): its mean per env
+    # step over the adaptation episodes after k steps, [K + 1].
+    terms: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 # --- tasks -------------------------------------------------------------------------------------
@@ -450,6 +453,16 @@ def navigation_output(
 # --- the command --------------------------------------------------------------------------------
 
 
+def step_means(stages: list[Episodes]) -> dict[str, np.ndarray]:
+    """Each scalar info term's mean per env step over each stage's episodes: ``{key: [K + 1]}``
+    (the mean over valid steps of ``info[key]`` ``[T, B]``)."""
+    return {
+        key: np.array([float((e.info[key] * e.mask).sum() / e.mask.sum()) for e in stages])
+        for key, value in stages[0].info.items()
+        if value.dim() == 2
+    }
+
+
 def watch(
     run_dir: str | Path,
     task: dict | None = None,
@@ -516,6 +529,7 @@ def watch(
         episodes = learner.config.episodes if episodes is None else episodes
         result = adapt_to_tasks(learner, [task], steps, episodes)
         returns = result.returns[:, 0]
+        terms = step_means(result.episodes)
         title = f"{env_id.split('/')[-1]}  {format_task(task)}"
         if not live:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -523,13 +537,13 @@ def watch(
             paths = [trajectories(eps) for eps in result.episodes]
             goal = np.asarray(task["goal"], dtype=np.float64)
             written, count = navigation_output(paths, goal, returns, title, out)
-            return WatchResult(task, written, returns, None, count)
+            return WatchResult(task, written, returns, None, count, terms)
         if live:
             shown = play_live(learner, result.params, task, title, seed)
-            return WatchResult(task, [], returns, shown, 0)
+            return WatchResult(task, [], returns, shown, 0, terms)
         shown, count = render_panels(
             learner, result.params, task, title, seed, out, layout, width, height
         )
-        return WatchResult(task, [out], returns, shown, count)
+        return WatchResult(task, [out], returns, shown, count, terms)
     finally:
         learner.sampler.close()

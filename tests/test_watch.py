@@ -73,7 +73,7 @@ def test_label_writes_on_the_top_left_only():
     assert changed[:10, :10].any() and not changed[-5:].any()
 
 
-def test_watch_writes_side_by_side_mp4_and_sequence_gif(cheetah_run, tmp_path):
+def test_watch_writes_side_by_side_mp4_and_sequence_gif(cheetah_run, tmp_path, capsys):
     result = watch(
         cheetah_run, {"direction": 1}, steps=1, out=tmp_path / "w.mp4", width=96, height=64
     )
@@ -83,12 +83,19 @@ def test_watch_writes_side_by_side_mp4_and_sequence_gif(cheetah_run, tmp_path):
     assert result.returns.shape == result.shown.shape == (2,)
     last = frames[-1, 20:].astype(int)  # below the labels
     assert np.abs(last[:, :96] - last[:, 96:]).mean() > 0.5  # before vs after adaptation
+    # The info terms' means per step account for the mean return (no early ends, horizon steps).
+    terms = result.terms
+    assert {"x_velocity", "reward_forward", "reward_ctrl"} <= set(terms)
+    np.testing.assert_allclose(terms["reward_forward"], terms["x_velocity"])  # direction +1
+    per_step = terms["reward_forward"] + terms["reward_ctrl"]
+    np.testing.assert_allclose(result.returns, per_step * HORIZON, rtol=1e-4)
 
     out = tmp_path / "w.gif"
     assert main(["watch", str(cheetah_run), "--out", str(out), "--layout", "sequence",
                  "--steps", "1", "--width", "64", "--height", "48"]) == 0  # fmt: skip
     assert iio.imread(out, index=0).shape == (48, 64, 3)
     assert iio.immeta(out)["loop"] == 0
+    assert "mean per step: " in capsys.readouterr().out
 
 
 def test_watch_navigation_png_and_gif(nav_run, tmp_path):
