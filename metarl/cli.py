@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from metarl.checkpoint import CheckpointError
-from metarl.config import RESUMABLE, ConfigError, load_config
+from metarl.config import RESUMABLE, ConfigError, load_config, parse_override
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,7 +96,7 @@ def _train(args) -> None:
     if args.iterations is not None:
         overrides.append(f"iterations={args.iterations}")
     if args.resume:
-        changed = sorted({o.split("=", 1)[0].strip() for o in args.set} - set(RESUMABLE))
+        changed = sorted({".".join(parse_override(o)[0]) for o in args.set} - set(RESUMABLE))
         if args.config or args.seed is not None or changed:
             what = f"--set {changed[0]}" if changed else "a CONFIG or --seed"
             raise ConfigError(
