@@ -41,7 +41,8 @@ class AntEnv(MujocoTaskEnv):
     Action (``Box(-1, 1, (8,))``)
         Motor controls of hip_4, ankle_4, hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3 (torque
         = 150 x control), held for ``frame_skip`` RK4 physics steps of 0.01 s (``dt = 0.05`` s by
-        default).
+        default, gymnasium's convention). The paper's rllab ant takes one RK4 step of 0.02 s per
+        control step; ``frame_skip=2`` gives that ``dt``, which the paper presets set.
 
     Reward (each term in ``info``)
         reward = reward_forward + reward_ctrl + reward_contact + reward_survive, where

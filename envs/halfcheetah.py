@@ -42,7 +42,9 @@ class HalfCheetahEnv(MujocoTaskEnv):
     Action (``Box(-1, 1, (6,))``)
         Motor controls of bthigh, bshin, bfoot, fthigh, fshin, ffoot (torque = gear x control,
         gears 120, 90, 60, 120, 60, 30), held for ``frame_skip`` physics steps of 0.01 s
-        (``dt = 0.05`` s by default).
+        (``dt = 0.05`` s by default, gymnasium's convention). The paper's rllab cheetah steps
+        the physics once per control step: ``frame_skip=1`` (``dt = 0.01`` s, an episode of
+        200 steps lasts 2 s), which the paper presets in ``experiments/`` set.
 
     Reward (each term in ``info``)
         reward = reward_forward + reward_ctrl, where ``reward_forward`` is the task's function of
