@@ -3,7 +3,9 @@
 The step solves ``H x = -g`` by conjugate gradient, ``H`` the Hessian of the mean KL between the
 old and new *adapted* policies with respect to the meta-parameters (exact Hessian-vector
 products by double back-propagation through the adaptation), scales ``x`` so that
-``½ xᵀHx = max_kl`` and backtracks until the loss improves with ``KL ≤ max_kl``.
+``½ xᵀHx = max_kl`` and backtracks (fractions ``ls_backtrack**k`` of the step) until the loss
+improves with ``KL ≤ max_kl``; fractions that a measured KL's quadratic growth already puts over
+``max_kl`` are skipped without evaluating them.
 """
 
 from __future__ import annotations
@@ -72,7 +74,9 @@ class TRPOStats:
     loss_before: float
     loss_after: float
     kl: float
-    line_search_steps: int  # backtracking steps taken; equals max steps when rejected
+    # backtracking steps taken (the accepted fraction is ls_backtrack**steps; steps the KL's
+    # quadratic model ruled out are counted but not evaluated); equals max steps when rejected
+    line_search_steps: int
     accepted: bool
     step_fraction: float  # fraction of the full step taken (0 when rejected)
     grad_norm: float
@@ -119,13 +123,26 @@ def trpo_step(
         return stats
     full_step = direction * torch.sqrt(max_kl / shs)  # so that ½ xᵀHx = max_kl
 
-    for k in range(ls_steps):
+    k = 0
+    while k < ls_steps:
         fraction = ls_backtrack**k
         _assign(params, old + fraction * full_step)
         new_loss, new_kl = (x.item() for x in objective(False))
-        if math.isfinite(new_loss) and math.isfinite(new_kl):
-            if new_loss < loss_before and new_kl <= max_kl:
-                return TRPOStats(loss_before, new_loss, new_kl, k, True, fraction, stats.grad_norm)
+        k += 1
+        if not (math.isfinite(new_loss) and math.isfinite(new_kl)):
+            continue
+        if new_loss < loss_before and new_kl <= max_kl:
+            return TRPOStats(
+                loss_before, new_loss, new_kl, k - 1, True, fraction, stats.grad_norm
+            )
+        if new_kl > max_kl:
+            # The KL grows as the square of the step near θ (its gradient is 0 there), so the
+            # candidates above fraction·√(max_kl / KL) would exceed max_kl too: skip them
+            # unevaluated. An approximate curvature (a task subsample) often overshoots by
+            # a few backtracking steps, each a full evaluation of the objective.
+            limit = fraction * math.sqrt(max_kl / new_kl)
+            while k < ls_steps and ls_backtrack**k > limit:
+                k += 1
     _assign(params, old)
     return stats
 

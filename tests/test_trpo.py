@@ -78,6 +78,29 @@ def test_trpo_step_is_scaled_to_max_kl_and_improves():
     torch.testing.assert_close(x.detach() / x.detach().norm(), direction / direction.norm())
 
 
+def test_line_search_skips_the_fractions_the_kl_rules_out():
+    """With curvature 4x too small the full step has KL = 4 max_kl (KL exactly quadratic): plain
+    backtracking by 0.8 would evaluate 1, 0.8, 0.64, 0.512 and accept 0.8⁴ = 0.41 (KL 0.67
+    max_kl); the line search accepts the same fraction after evaluating only 1 and 0.41."""
+    a = torch.diag(torch.tensor([1.0, 4.0, 9.0], dtype=torch.float64))
+    c = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    objective = quadratic_problem(a, c, x)
+    evaluations = {"n": 0}
+
+    def counted(create_graph):
+        evaluations["n"] += 1
+        return objective(create_graph)
+
+    stats = trpo_step(
+        [x], counted, max_kl=0.01, cg_iters=3, curvature_product=lambda: lambda v: a @ v / 4
+    )
+    assert stats.accepted and stats.line_search_steps == 4
+    assert math.isclose(stats.step_fraction, 0.8**4)
+    assert math.isclose(stats.kl, 0.01 * 4 * 0.8**8, rel_tol=1e-9)
+    assert evaluations["n"] == 1 + 2  # the gradient's, then two candidates
+
+
 def test_trpo_backtracks_and_rejects_non_finite_steps():
     x = torch.tensor([0.5, -0.5], dtype=torch.float64, requires_grad=True)
     calls = {"n": 0}
