@@ -132,9 +132,7 @@ def trpo_step(
         if not (math.isfinite(new_loss) and math.isfinite(new_kl)):
             continue
         if new_loss < loss_before and new_kl <= max_kl:
-            return TRPOStats(
-                loss_before, new_loss, new_kl, k - 1, True, fraction, stats.grad_norm
-            )
+            return TRPOStats(loss_before, new_loss, new_kl, k - 1, True, fraction, stats.grad_norm)
         if new_kl > max_kl:
             # The KL grows as the square of the step near θ (its gradient is 0 there), so the
             # candidates above fraction·√(max_kl / KL) would exceed max_kl too: skip them
