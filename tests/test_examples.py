@@ -2,7 +2,14 @@
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import metarl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,3 +91,25 @@ def test_benchmarks_run_and_end_with_their_json_line():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert all(v > 0 for v in result["env_steps_per_second"].values())
     assert set(result["ratios"]) == {"c_over_b", "c_over_max_d"} and "cpu_steal" in result
+
+
+# The control step of the paper's rllab envs (Finn et al. 2017's code): the presets must match it.
+PAPER_DT = {
+    "metarl/HalfCheetahVel-v0": 0.01,
+    "metarl/HalfCheetahDir-v0": 0.01,
+    "metarl/AntVel-v0": 0.02,
+    "metarl/AntDir-v0": 0.02,
+}
+
+
+@pytest.mark.parametrize(
+    "preset", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_presets_load_and_build_a_clean_env(preset):
+    config = metarl.load_config(preset)
+    env = gym.make(config.env, **config.env_kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped, skip_render_check=True)
+    if config.env in PAPER_DT:
+        assert env.unwrapped.dt == pytest.approx(PAPER_DT[config.env])
