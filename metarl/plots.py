@@ -24,10 +24,6 @@ PAPER_FAMILIES = {
     "metarl/AntVel-v0": "ant_vel",
     "metarl/AntDir-v0": "ant_dir",
 }
-# The paper's episode lengths (section 5.3); its families take no env_kwargs.
-PAPER_HORIZONS = {"metarl/Navigation2D-v0": 100}
-PAPER_HORIZON = 200
-
 # How the paper's comparison curves are drawn: (key, label, colour, line style).
 _PAPER_CURVES = [
     ("maml", "MAML (paper)", "tab:blue", "--"),
@@ -38,7 +34,8 @@ _PAPER_CURVES = [
 
 def paper_results(env_id: str) -> dict | None:
     """The paper's numbers for ``env_id`` (``maml``, ``pretrained``, ``random_init``: returns
-    after 0..3 steps; ``oracle``: one number), or None for a family the paper did not run.
+    after 0..3 steps; ``oracle``: one number) and the settings they hold for (``horizon``,
+    ``env_kwargs`` of metarl's env), or None for a family the paper did not run.
 
     Source: Finn et al. 2017, Figure 5 / Tables 4-5, kept in ``metarl/paper_results.json``.
     """
@@ -50,13 +47,17 @@ def paper_results(env_id: str) -> dict | None:
 
 
 def differs_from_paper(report: dict) -> str:
-    """Why the paper's numbers do not apply to ``report``'s run ('' when they do; reports that
-    predate the ``horizon`` and ``env_kwargs`` fields are taken as the paper's settings)."""
-    horizon = PAPER_HORIZONS.get(report["family"], PAPER_HORIZON)
-    if report.get("horizon", horizon) != horizon:
-        return f"horizon {report['horizon']}, the paper's is {horizon}"
-    if report.get("env_kwargs"):
-        return f"env_kwargs {report['env_kwargs']}"
+    """Why the paper's numbers do not apply to ``report``'s run: '' when its ``horizon`` and
+    ``env_kwargs`` are the paper's (e.g. HalfCheetah's ``frame_skip`` 1, the authors' control
+    step), else which differs. Reports that predate those fields are not judged on them."""
+    paper = paper_results(report["family"])
+    if paper is None:
+        return "not one of the paper's families"
+    if report.get("horizon", paper["horizon"]) != paper["horizon"]:
+        return f"horizon {report['horizon']}, the paper's is {paper['horizon']}"
+    env_kwargs = report.get("env_kwargs", paper["env_kwargs"])
+    if env_kwargs != paper["env_kwargs"]:
+        return f"env_kwargs {env_kwargs}, the paper's are {paper['env_kwargs']}"
     return ""
 
 

@@ -32,6 +32,7 @@ def test_paper_results_ship_with_the_package():
         paper = paper_results(env_id)
         assert all(len(paper[key]) == 4 for key in ("maml", "pretrained", "random_init"))
         assert isinstance(paper["oracle"], float)
+        assert paper["horizon"] in (100, 200) and isinstance(paper["env_kwargs"], dict)
     assert paper_results("metarl/Navigation2D-v0")["maml"][1] == -11.68  # Finn et al., Fig. 5
     assert paper_results("example/Reach1D-v0") is None
 
@@ -62,7 +63,13 @@ def test_paper_curves_only_for_the_papers_settings(tmp_path):
     assert differs_from_paper({**report, "horizon": 100, "env_kwargs": {}}) == ""
     assert "horizon 50" in differs_from_paper({**report, "horizon": 50})
     assert "max_action" in differs_from_paper({**report, "env_kwargs": {"max_action": 0.2}})
-    assert differs_from_paper({**report, "family": "metarl/AntDir-v0", "horizon": 200}) == ""
+    # The locomotion families need the authors' control step: frame_skip 1 (cheetah), 2 (ant).
+    cheetah = {**report, "family": "metarl/HalfCheetahDir-v0", "horizon": 200}
+    assert differs_from_paper({**cheetah, "env_kwargs": {"frame_skip": 1}}) == ""
+    assert "frame_skip" in differs_from_paper({**cheetah, "env_kwargs": {}})
+    ant = {**report, "family": "metarl/AntDir-v0", "horizon": 200, "env_kwargs": {"frame_skip": 2}}
+    assert differs_from_paper(ant) == ""
+    assert "paper's families" in differs_from_paper({**report, "family": "example/Reach1D-v0"})
     with_paper = iio.imread(plot_evaluation(report, tmp_path / "a.png"))
     without = iio.imread(plot_evaluation({**report, "horizon": 50}, tmp_path / "b.png"))
     assert not np.array_equal(with_paper, without)
