@@ -3,12 +3,18 @@
 Issue 3: in one run, on one machine, with one policy (a 2x100 ReLU Gaussian MLP) on
 HalfCheetahVel at the paper's meta-batch (40 tasks x 20 episodes x 200 steps), measure
 
-(a) a raw single-thread loop: one ``MjData``, ``mj_step(nstep=frame_skip)`` per control step with
-    random controls, no observation, reward or policy;
+(a) a raw single-thread loop: one ``MjData``, ``mj_step(nstep=frame_skip)`` per control step, no
+    observation, reward or policy;
 (b) the raw all-threads physics ceiling for the whole batch of copies, no policy and no
     observation/reward work, stepped three ways: ``mujoco.batch.Batch.step`` once per control step,
     and whole open-loop episodes in one call with ``Batch.rollout`` and with ``mujoco.rollout``;
     b is the fastest of the three;
+
+The raw loops replay one batch the sampler produced: the same initial states and the same
+controls (the policy's actions, clipped as the env clips them), so that (b) and (c) step the same
+motion. The physics' cost per step depends on it: a flailing policy's controls (clipped Gaussian
+noise of standard deviation 1, a third of them at the limits) and uniform random ones (what
+``--controls random`` replays) make different contacts. Earlier versions used random controls.
 (c) ``metarl.sampler.Sampler.sample``, the policy in the loop, one whole meta-batch per call;
 (d) gymnasium's ``SyncVectorEnv`` (one sub-env per episode of the batch) and ``AsyncVectorEnv``
     (one process per sub-env, so a few workers only), the same policy in the loop, for a fixed
@@ -38,6 +44,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import gymnasium as gym
 import mujoco
@@ -45,10 +52,12 @@ import mujoco.rollout
 import numpy as np
 import torch
 from cpu_steal import cpu_times, steal_fraction
+from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from mujoco.batch import Batch
 
 import metarl  # registers the task families
+from metarl.episodes import Episodes
 from metarl.policy import GaussianMLP, Params
 from metarl.sampler import Sampler, set_tasks
 
@@ -56,6 +65,10 @@ ENV_ID = "metarl/HalfCheetahVel-v0"
 # The family's unwrapped single env (a MujocoTaskEnv): model, frame_skip, initial_state, spaces.
 TaskEnv = gym.Env
 TARGETS = {"c_over_b": 0.85, "c_over_max_d": 2.5}
+CONTROLS = {
+    "policy": "the initial states and clipped controls of one batch the sampler produced",
+    "random": "initial states as the env draws them, controls uniform in the actuators' range",
+}
 
 # The paper's HalfCheetahVel settings besides the sizes (Finn et al. 2017, sec. 5.3, app. A.2).
 PAPER_CONFIG = [
@@ -98,29 +111,49 @@ def interleaved(runs: dict[str, Run], repeats: int) -> list[dict[str, float]]:
 
 
 # --- raw physics ----------------------------------------------------------------------------------
-def initial_states(
-    single: TaskEnv, n: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` initial ``(qpos [n, nq], qvel [n, nv])`` drawn as the env's reset draws them."""
-    states = [single.initial_state(rng) for _ in range(n)]
-    return np.stack([s[0] for s in states]), np.stack([s[1] for s in states])
+@dataclass
+class Workload:
+    """What the raw loops step: initial states and the control of every control step.
 
-
-def random_controls(model: mujoco.MjModel, shape: tuple[int, ...], rng: np.random.Generator):
-    """Controls uniform in the actuators' ranges, ``[*shape, nu]``.
-
-    Drawn before the clock starts, so the raw loops time physics, not the random generator.
+    ``qpos [n, nq]``, ``qvel [n, nv]``, ``controls [n, horizon, nu]`` for ``n`` copies.
     """
-    low, high = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
-    return rng.uniform(low, high, (*shape, model.nu))
+
+    qpos: np.ndarray
+    qvel: np.ndarray
+    controls: np.ndarray
+
+    def first(self, n: int) -> Workload:
+        return Workload(self.qpos[:n], self.qvel[:n], self.controls[:n])
 
 
-def raw_single_thread(single: TaskEnv, episodes: int, horizon: int, seed: int) -> Run:
-    """(a) One ``MjData`` stepped by ``mj_step`` in a Python loop, ``episodes`` x ``horizon``."""
-    model, data, skip = single.model, mujoco.MjData(single.model), single.frame_skip
+def random_workload(single: TaskEnv, n: int, horizon: int, seed: int) -> Workload:
+    """Initial states drawn as the env's reset draws them, controls uniform in the actuators'
+    ranges (drawn before any clock starts, so the raw loops time physics, not the generator)."""
     rng = np.random.default_rng(seed)
-    qpos, qvel = initial_states(single, episodes, rng)
-    controls = random_controls(model, (episodes, horizon), rng)
+    states = [single.initial_state(rng) for _ in range(n)]
+    low, high = single.model.actuator_ctrlrange.T
+    controls = rng.uniform(low, high, (n, horizon, single.model.nu))
+    return Workload(np.stack([q for q, _ in states]), np.stack([v for _, v in states]), controls)
+
+
+def policy_workload(single: TaskEnv, seeds: np.ndarray, eps: Episodes) -> Workload:
+    """The workload of a sampled batch ``eps`` whose copies were reset with ``seeds``: the
+    initial states they reset to and the controls the policy sent, clipped as the env clips them.
+
+    The physics' cost per step depends on the motion (contacts, constraint iterations), so the
+    raw loops replay this to time the very steps the sampler takes.
+    """
+    low, high = single.action_space.low, single.action_space.high
+    controls = np.clip(eps.actions.numpy().swapaxes(0, 1), low, high)
+    states = [single.initial_state(seeding.np_random(int(s))[0]) for s in seeds]
+    return Workload(np.stack([q for q, _ in states]), np.stack([v for _, v in states]), controls)
+
+
+def raw_single_thread(single: TaskEnv, work: Workload) -> Run:
+    """(a) One ``MjData`` stepped by ``mj_step`` in a Python loop through each copy of ``work``."""
+    model, data, skip = single.model, mujoco.MjData(single.model), single.frame_skip
+    qpos, qvel, controls = work.qpos, work.qvel, work.controls
+    episodes, horizon = controls.shape[:2]
 
     def run() -> tuple[int, float]:
         seconds = 0.0
@@ -146,20 +179,19 @@ def reset_batch(batch: Batch, qpos: np.ndarray, qvel: np.ndarray) -> None:
     batch.forward()
 
 
-def raw_batch_step(single: TaskEnv, copies: int, horizon: int, nthread: int, seed: int) -> Run:
-    """(b) ``copies`` copies in a ``Batch``, one ``step(nstep=frame_skip)`` per control step.
+def raw_batch_step(single: TaskEnv, work: Workload, nthread: int) -> Run:
+    """(b) The copies of ``work`` in a ``Batch``, one ``step(nstep=frame_skip)`` per control step.
 
     No position stage after the step (the vector env adds one for its observation), so this is
     the closed-loop ceiling: the least a control step of the whole batch can cost.
     """
+    copies, horizon = work.controls.shape[:2]
     batch = Batch(single.model, copies, nthread)
-    rng = np.random.default_rng(seed)
-    qpos, qvel = initial_states(single, copies, rng)
-    controls = random_controls(single.model, (horizon, copies), rng)
+    controls = np.ascontiguousarray(work.controls.swapaxes(0, 1))  # [horizon, copies, nu]
     ctrl = batch.bind("ctrl")
 
     def run() -> tuple[int, float]:
-        reset_batch(batch, qpos, qvel)
+        reset_batch(batch, work.qpos, work.qvel)
         start = time.perf_counter()
         for t in range(horizon):
             ctrl[:] = controls[t]
@@ -169,18 +201,15 @@ def raw_batch_step(single: TaskEnv, copies: int, horizon: int, nthread: int, see
     return run
 
 
-def raw_batch_rollout(single: TaskEnv, copies: int, horizon: int, nthread: int, seed: int) -> Run:
+def raw_batch_rollout(single: TaskEnv, work: Workload, nthread: int) -> Run:
     """(b) Whole open-loop episodes in one ``Batch.rollout`` call, recording nothing."""
+    copies, horizon = work.controls.shape[:2]
     batch = Batch(single.model, copies, nthread)
-    rng = np.random.default_rng(seed)
-    qpos, qvel = initial_states(single, copies, rng)
     # Each control is held for frame_skip substeps, as in a control step.
-    controls = np.repeat(
-        random_controls(single.model, (copies, horizon), rng), single.frame_skip, 1
-    )
+    controls = np.repeat(work.controls, single.frame_skip, 1)
 
     def run() -> tuple[int, float]:
-        reset_batch(batch, qpos, qvel)
+        reset_batch(batch, work.qpos, work.qvel)
         start = time.perf_counter()
         batch.rollout(horizon * single.frame_skip, controls, record=())
         return copies * horizon, time.perf_counter() - start
@@ -188,24 +217,21 @@ def raw_batch_rollout(single: TaskEnv, copies: int, horizon: int, nthread: int, 
     return run
 
 
-def raw_mujoco_rollout(
-    single: TaskEnv, copies: int, horizon: int, pool: mujoco.rollout.Rollout, seed: int
-) -> Run:
+def raw_mujoco_rollout(single: TaskEnv, work: Workload, pool: mujoco.rollout.Rollout) -> Run:
     """(b) Whole open-loop episodes in one ``mujoco.rollout`` call on the thread pool ``pool``.
 
     ``mujoco.rollout`` always records the full physics state of every substep; its output array
     is allocated once, outside the clock.
     """
     model, skip = single.model, single.frame_skip
-    rng = np.random.default_rng(seed)
-    qpos, qvel = initial_states(single, copies, rng)
+    copies, horizon = work.controls.shape[:2]
     spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
     scratch = mujoco.MjData(model)
     initial = np.empty((copies, mujoco.mj_stateSize(model, spec)))
     for i in range(copies):
-        scratch.qpos[:], scratch.qvel[:] = qpos[i], qvel[i]
+        scratch.qpos[:], scratch.qvel[:] = work.qpos[i], work.qvel[i]
         mujoco.mj_getState(model, scratch, initial[i], spec)
-    controls = np.repeat(random_controls(model, (copies, horizon), rng), skip, 1)
+    controls = np.repeat(work.controls, skip, 1)
     state = np.empty((copies, horizon * skip, initial.shape[1]))
     datas = [mujoco.MjData(model) for _ in range(pool.nthread)]  # one scratch MjData per thread
 
@@ -238,21 +264,28 @@ def sampler_run(
     horizon: int,
     nthread: int,
     seed: int,
-) -> tuple[Run, Sampler]:
-    """(c) One ``Sampler.sample`` of the whole meta-batch per run; env-steps = ``mask.sum()``."""
+) -> tuple[Run, Sampler, Workload]:
+    """(c) One ``Sampler.sample`` of the whole meta-batch per run; env-steps = ``mask.sum()``.
+
+    Also returns the workload of one more (untimed) batch, for the raw loops to replay.
+    """
     sampler = Sampler(ENV_ID, horizon, {"nthread": nthread})
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
     task_list = single.sample_tasks(tasks, rng)
-    sampler.vector_env(tasks * episodes)  # built here so that no run times the construction
 
-    def run() -> tuple[int, float]:
+    def sample() -> tuple[np.ndarray, Episodes, float]:
         seeds = rng.integers(0, 2**31 - 1, size=tasks * episodes)
         start = time.perf_counter()
         eps = sampler.sample(policy, params, task_list, episodes, seeds, generator)
-        return int(eps.mask.sum().item()), time.perf_counter() - start
+        return seeds, eps, time.perf_counter() - start
 
-    return run, sampler
+    def run() -> tuple[int, float]:
+        _, eps, seconds = sample()
+        return int(eps.mask.sum().item()), seconds
+
+    seeds, eps, _ = sample()  # also builds the vector env, so that no run times its construction
+    return run, sampler, policy_workload(single, seeds, eps)
 
 
 def gymnasium_run(
@@ -368,6 +401,12 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="config override for the meta-iteration, e.g. trpo.task_chunk=8 (repeatable)",
     )
+    parser.add_argument(
+        "--controls",
+        choices=sorted(CONTROLS),
+        default="policy",
+        help="what the raw loops (a) and (b) step: a batch of the sampler's, or random controls",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -395,12 +434,18 @@ def main() -> None:
         print(f"{label:58s} {rates[key]:12,.0f}", flush=True)
 
     start = cpu_times()
-    print(f"{'measurement':58s} {'env-steps/s':>12s}")
     h, s = args.horizon, args.seed
+    run, sampler, work = sampler_run(
+        single, policy, params, args.tasks, args.episodes, h, args.physics_threads, s
+    )
+    if args.controls == "random":
+        work = random_workload(single, copies, h, s)
+    print(f"raw loops: {CONTROLS[args.controls]}\n")
+    print(f"{'measurement':58s} {'env-steps/s':>12s}")
     record(
         "a_raw_single_thread",
         "(a) raw mj_step loop, 1 thread",
-        raw_single_thread(single, single_episodes, h, s),
+        raw_single_thread(single, work.first(single_episodes)),
     )
     # (b) and (c) run in rounds, one run of each per round, so that a drift in the machine's speed
     # (frequency scaling, neighbours on a shared host) moves them alike; c/b is the median of the
@@ -408,20 +453,17 @@ def main() -> None:
     side_by_side = {
         "b_batch_step": (
             f"(b) raw Batch.step, {copies} copies, {physics} threads",
-            raw_batch_step(single, copies, h, args.physics_threads, s),
+            raw_batch_step(single, work, args.physics_threads),
         ),
         "b_batch_rollout": (
             f"(b) raw Batch.rollout, open loop, {physics} threads",
-            raw_batch_rollout(single, copies, h, args.physics_threads, s),
+            raw_batch_rollout(single, work, args.physics_threads),
         ),
     }
     pool = mujoco.rollout.Rollout(nthread=physics)  # physics, as 0 is not "all cores" here
     side_by_side["b_mujoco_rollout"] = (
         f"(b) raw mujoco.rollout, open loop, {physics} threads",
-        raw_mujoco_rollout(single, copies, h, pool, s),
-    )
-    run, sampler = sampler_run(
-        single, policy, params, args.tasks, args.episodes, h, args.physics_threads, s
+        raw_mujoco_rollout(single, work, pool),
     )
     side_by_side["c_sampler"] = ("(c) metarl Sampler, policy in the loop", run)
     try:
@@ -498,6 +540,7 @@ def main() -> None:
         "physics_threads": physics,
         "cpu_count": cores,
         "repeats": args.repeats,
+        "raw_controls": args.controls,
         "single_thread_env_steps_per_run": single_episodes * h,
         "vector_env_steps_per_run": vec_env_steps,
         "versions": {

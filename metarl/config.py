@@ -77,6 +77,10 @@ class AuxConfig:
     # MAML): after each step φ ← φ - lr λ (φ - φ_0); see metarl/merl.py. 0: none.
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0  # clip ‖∇φ‖ to this (0: no clipping)
+    # z of a significance test on φ's meta-gradient: a coordinate counts only where the mean over
+    # the meta-batch's tasks exceeds z standard errors over the tasks (merl.significant_mean).
+    # 0: off.
+    gate: float = 0.0
     features: str = "aux_features"  # info key: the trajectory's features [F] at each step
     success: str = "success"  # info key: > 0 at a step where the trajectory succeeded
 
@@ -166,6 +170,12 @@ _RANGES = [
     ("aux.lr", lambda c: c.aux.lr >= 0, ">= 0"),
     ("aux.weight_decay", lambda c: c.aux.weight_decay >= 0, ">= 0"),
     ("aux.max_grad_norm", lambda c: c.aux.max_grad_norm >= 0, ">= 0"),
+    ("aux.gate", lambda c: c.aux.gate >= 0, ">= 0"),
+    (
+        "meta_batch",
+        lambda c: not (c.aux.enabled and c.aux.gate > 0) or c.meta_batch >= 2,
+        ">= 2 with aux.gate > 0 (its test needs two tasks' gradients)",
+    ),
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),
@@ -192,6 +202,12 @@ def _check_type(key: str, value, hint):
         return [_check_type(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        # YAML 1.1 reads 1e-5 (no dot) as a string; a float field takes it as the number it is.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     expected = origin or hint
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigError(f"{key}: expected {expected.__name__}, got {value!r}")

@@ -24,6 +24,11 @@ whatever the gradient's size, φ - φ_0 settles near (Adam's mean direction)/λ:
 signal, instead of a random walk. ``aux.optimizer: sgd`` makes the step proportional to the
 gradient instead. Both default to off (Adam, λ = 0): on the decoys experiment neither removed
 MeRL's shortfall on the no-decoy control without losing its gain with decoys (README).
+
+``aux.gate`` = z > 0 tests each coordinate of φ's meta-gradient against its own noise before the
+optimizer sees it: the gradient is the mean of the meta-batch's per-task gradients, and a
+coordinate whose mean is within z standard errors (over the tasks) of 0 gets 0
+(:func:`significant_mean`).
 """
 
 from __future__ import annotations
@@ -51,6 +56,31 @@ def init_score(num_features: int, cfg: AuxConfig, generator: torch.Generator) ->
 def decay_toward(aux: Params, init: Params, rate: float) -> Params:
     """The decoupled weight decay's step ``rate (φ - φ_0)`` (``rate = lr λ``), detached."""
     return {k: rate * (v.detach() - init[k]) for k, v in aux.items()}
+
+
+def task_gradients(losses: torch.Tensor, aux: Params) -> list[torch.Tensor]:
+    """The gradient of each task's loss ``losses`` ``[N]`` with respect to φ: ``[N, *shape]``
+    per tensor of ``aux`` (one batched backward pass over the tasks)."""
+    n = losses.shape[0]
+    grads = torch.autograd.grad(
+        losses, list(aux.values()), torch.eye(n, dtype=losses.dtype), is_grads_batched=True
+    )
+    return list(grads)
+
+
+def significant_mean(per_task: torch.Tensor, z: float) -> torch.Tensor:
+    """The mean over tasks of ``per_task`` ``[N, ...]`` where it differs from 0 by more than ``z``
+    standard errors over the tasks, and 0 elsewhere: ``[...]``.
+
+    φ's meta-gradient is a mean of ``N`` independent per-task gradients, so its noise is measured
+    in the same batch: ``se = std_n(g_n) / sqrt(N)``. A coordinate without signal (no decoys to
+    tell apart, say) passes with the two-sided tail probability of ``z`` (t-distribution with
+    ``N - 1`` degrees of freedom: about 0.7 % for ``z = 3``, ``N = 20``) and otherwise stays put,
+    so φ stays near φ_0 instead of drifting with the noise of each step.
+    """
+    mean = per_task.mean(0)
+    stderr = per_task.std(0, correction=1) / per_task.shape[0] ** 0.5
+    return torch.where(mean.abs() > z * stderr, mean, torch.zeros_like(mean))
 
 
 def score(aux: Params, features: torch.Tensor) -> torch.Tensor:

@@ -337,7 +337,7 @@ def aux_step(
     learner: Learner, train_episodes: list[Episodes], valid: Episodes, adapted: Params
 ) -> float:
     """One step (``aux.optimizer``, then ``aux.weight_decay``) on MeRL's φ; returns ``‖∇φ‖``
-    (before clipping).
+    (after ``aux.gate``'s test, before clipping).
 
     ``∇φ`` of the post-adaptation surrogate under the true reward (``valid``), through
     ``θ'(θ, φ)`` re-adapted on the φ-shaped ``train_episodes``: the mixed term ``∂²L_in/∂θ∂φ``,
@@ -353,8 +353,12 @@ def aux_step(
         first_order=cfg.inner.first_order,
     )
     old = learner.policy.distribution(valid.by_task(valid.obs), adapted)
-    loss = surrogate_and_kl(learner.policy, new, valid, old)[0].mean()
-    grads = torch.autograd.grad(loss, list(learner.aux.values()))
+    losses = surrogate_and_kl(learner.policy, new, valid, old)[0]  # [N]
+    if cfg.aux.gate > 0:
+        per_task = merl.task_gradients(losses, learner.aux)
+        grads = [merl.significant_mean(g, cfg.aux.gate) for g in per_task]
+    else:
+        grads = torch.autograd.grad(losses.mean(), list(learner.aux.values()))
     for p, g in zip(learner.aux.values(), grads, strict=True):
         p.grad = g
     norm = torch.nn.utils.clip_grad_norm_(

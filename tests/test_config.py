@@ -18,6 +18,8 @@ def test_defaults_are_the_papers_navigation_settings():
 def test_overrides_are_parsed_as_yaml_and_validated():
     c = load_config(None, ["inner.lr=0.5", "policy.hidden=[64, 64]", "horizon=null", "seed=3"])
     assert c.inner.lr == 0.5 and c.policy.hidden == [64, 64] and c.seed == 3
+    # YAML 1.1 reads 1e-5 without a dot as a string; float fields take it as a number.
+    assert load_config(None, ["trpo.cg_damping=1e-5"]).trpo.cg_damping == 1e-5
 
 
 @pytest.mark.parametrize(
@@ -36,6 +38,11 @@ def test_overrides_are_parsed_as_yaml_and_validated():
         (["aux.optimizer=rmsprop"], "aux.optimizer: must be adam or sgd, got 'rmsprop'"),
         (["aux.weight_decay=-0.1"], "aux.weight_decay: must be >= 0, got -0.1"),
         (["aux.weight_decay=lots"], "aux.weight_decay: expected float"),
+        (["aux.gate=-1"], "aux.gate: must be >= 0, got -1.0"),
+        (
+            ["aux.enabled=true", "aux.gate=3", "meta_batch=1"],
+            "meta_batch: must be >= 2 with aux.gate",
+        ),
         (["lr"], "expected key=value"),
     ],
 )

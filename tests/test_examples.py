@@ -93,6 +93,38 @@ def test_benchmarks_run_and_end_with_their_json_line():
     assert set(result["ratios"]) == {"c_over_b", "c_over_max_d"} and "cpu_steal" in result
 
 
+def test_the_sampler_benchmark_replays_the_samplers_own_motion(monkeypatch):
+    # Its raw loops (b) must step what the sampler (c) stepped: same initial states, same
+    # clipped controls. Replayed through a plain mj_step loop, copy i reaches the velocities the
+    # sampler observed.
+    import mujoco
+    import numpy as np
+    import torch
+
+    import metarl.sampler
+
+    monkeypatch.syspath_prepend(str(ROOT / "experiments"))
+    import benchmark_sampler as bench
+
+    single = gym.make(bench.ENV_ID).unwrapped
+    policy, params = bench.make_policy(single, 0)
+    sampler = metarl.sampler.Sampler(bench.ENV_ID, 12, {"nthread": 1})
+    seeds = np.arange(6) + 100
+    tasks = single.sample_tasks(2, np.random.default_rng(0))
+    eps = sampler.sample(policy, params, tasks, 3, seeds, torch.Generator().manual_seed(0))
+    sampler.close()
+    work = bench.policy_workload(single, seeds, eps)
+    model, data = single.model, mujoco.MjData(single.model)
+    for i in range(6):
+        data.qpos[:], data.qvel[:] = work.qpos[i], work.qvel[i]
+        mujoco.mj_forward(model, data)
+        for t in range(11):
+            data.ctrl[:] = work.controls[i, t]
+            mujoco.mj_step(model, data, nstep=single.frame_skip)
+        np.testing.assert_allclose(data.qvel, eps.obs[11, i, 8:17].numpy(), atol=1e-4)
+    assert np.abs(work.controls).max() <= 1 and (np.abs(work.controls) == 1).any()
+
+
 # The control step of the paper's rllab envs (Finn et al. 2017's code): the presets must match it.
 PAPER_DT = {
     "metarl/HalfCheetahVel-v0": 0.01,

@@ -212,3 +212,48 @@ def test_decay_toward_is_rate_times_the_distance_to_init():
     torch.testing.assert_close(step["a"], torch.tensor([0.0, 0.2]))
     torch.testing.assert_close(step["b"], torch.tensor([[0.2]]))
     assert not step["a"].requires_grad
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_task_gradients_are_each_tasks_own_meta_gradient(tiny, first_order):
+    policy, params, train, valid = tiny
+    train = with_outcomes(train, seed=4)
+    cfg = AuxConfig(enabled=True, score="mlp", hidden=[3])
+    aux = {k: v.requires_grad_() for k, v in random_score(cfg, seed=5).items()}
+    shaped = compute_advantages(merl.shape(train, aux, cfg), gamma=0.99, gae_lambda=1.0)
+    alpha = {"*": torch.tensor(0.5, dtype=torch.float64)}
+    adapted = adapt(policy, params, alpha, [shaped], first_order=first_order)
+    losses = surrogate_and_kl(policy, adapted, valid, old_policy(policy, valid))[0]
+    own = [torch.autograd.grad(loss, list(aux.values()), retain_graph=True) for loss in losses]
+    batched = merl.task_gradients(losses, aux)
+    for n in range(3):
+        for got, want in zip(batched, own[n], strict=True):
+            torch.testing.assert_close(got[n], want)
+    assert flat(dict(enumerate(g[0] for g in batched))).abs().max() > 1e-4  # two successes
+
+
+def test_significant_mean_keeps_consistent_coordinates_and_zeroes_noise():
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(20, 4, generator=g, dtype=torch.float64)
+    noise = noise - noise.mean(0)  # mean exactly 0 in every column
+    per_task = noise * torch.tensor([0.1, 1.0, 1.0, 0.0], dtype=torch.float64)
+    per_task = per_task + torch.tensor([1.0, 0.3, 0.0, 2.0], dtype=torch.float64)
+    stderr = per_task.std(0) / 20**0.5  # 0.022, 0.22, 0.22, 0
+    got = merl.significant_mean(per_task, z=3.0)
+    # 1 ± 0.022 and 2 ± 0 pass; 0.3 ± 0.22 (1.35 standard errors) and 0 ± 0.22 do not.
+    torch.testing.assert_close(got, torch.tensor([1.0, 0.0, 0.0, 2.0], dtype=torch.float64))
+    assert 0.3 / stderr[1] < 3 < 1.0 / stderr[0]
+    torch.testing.assert_close(merl.significant_mean(per_task, z=1.0)[1], per_task[:, 1].mean())
+
+
+def test_a_gate_no_gradient_passes_leaves_merl_exactly_plain_maml():
+    common = [*DECOYS, "seed=2"]
+    merl_run = metarl.make_learner(metarl.load_config(None, [*common, "aux.gate=1e9"]))
+    plain = metarl.make_learner(metarl.load_config(None, [*common, "aux.enabled=false"]))
+    phi = {k: v.detach().clone() for k, v in merl_run.aux.items()}
+    for _ in range(2):
+        assert meta_iteration(merl_run)["aux_grad_norm"] == 0
+        meta_iteration(plain)
+    assert all(torch.equal(v, phi[k]) for k, v in merl_run.aux.items())
+    for k, v in plain.params.items():
+        torch.testing.assert_close(merl_run.params[k], v, rtol=0, atol=1e-6)
