@@ -55,6 +55,30 @@ def test_checkpoint_selection_uses_validation_tasks(tmp_path):
     assert len(report["test"]["mean_return"]) == 2
 
 
+def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
+    import json
+
+    import metarl
+
+    tiny = ["meta_batch=4", "episodes=3", "policy.hidden=[8]", "threads=1"]
+    config = metarl.load_config(None, ["iterations=1", *tiny])
+    run_dir = metarl.train(config, tmp_path / "r", progress=False)
+    out = run("curvature_step_quality.py", str(run_dir), "--batches", "1")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(result["rows"]) == len(result["means"]) == 3
+    assert all(r["kl"] > 0 and 0 < r["step_fraction"] <= 1 for r in result["rows"])
+
+    preset = str(ROOT / "experiments" / "navigation2d.yaml")
+    args = ["--seeds", "2", *(f"--set={o}" for o in [*tiny, "eval.tasks=3", "eval.episodes=2"])]
+    out = run("random_init_adaptation.py", preset, "--lr", "0.5", *args)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    first, second = (r["mean_return"] for r in result["runs"])
+    assert len(first) == 4 and first != second  # eval.steps + 1 figures per initialisation
+    assert "paper random_init:" in out.stdout
+
+
 def test_merl_decoys_experiment_writes_every_figure(tmp_path):
     import json
 
