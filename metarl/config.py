@@ -79,8 +79,8 @@ class AuxConfig:
     max_grad_norm: float = 1.0  # clip ‖∇φ‖ to this (0: no clipping)
     # z of a significance test on φ's meta-gradient: a coordinate counts only where the mean over
     # the meta-batch's tasks exceeds z standard errors over the tasks (merl.significant_mean).
-    # 0: off.
-    gate: float = 0.0
+    # 0: off. Without it φ drifts with the noise where there is nothing to learn (README, MeRL).
+    gate: float = 3.0
     features: str = "aux_features"  # info key: the trajectory's features [F] at each step
     success: str = "success"  # info key: > 0 at a step where the trajectory succeeded
 

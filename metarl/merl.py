@@ -25,10 +25,16 @@ signal, instead of a random walk. ``aux.optimizer: sgd`` makes the step proporti
 gradient instead. Both default to off (Adam, λ = 0): on the decoys experiment neither removed
 MeRL's shortfall on the no-decoy control without losing its gain with decoys (README).
 
-``aux.gate`` = z > 0 tests each coordinate of φ's meta-gradient against its own noise before the
-optimizer sees it: the gradient is the mean of the meta-batch's per-task gradients, and a
-coordinate whose mean is within z standard errors (over the tasks) of 0 gets 0
-(:func:`significant_mean`).
+``aux.gate`` = z (default 3; 0: off) tests each coordinate of φ's meta-gradient against its own
+noise before the optimizer sees it: the gradient is the mean of the meta-batch's per-task
+gradients, and a coordinate whose mean is within z standard errors (over the tasks) of 0 gets 0
+(:func:`significant_mean`). Where there is nothing to learn, φ then stays at φ_0 and MeRL's
+inner step is plain MAML's; Adam, which scales a lone gradient up to a step of about ``lr``,
+would otherwise turn each noisy step into a move. The test lets a coordinate without signal
+through with a small probability, and Adam's momentum then carries it for a while. On the
+decoys experiment, z = 3 kept φ at exactly φ_0 in 11 of 12 no-decoy runs (in the twelfth, one
+passage moved one coordinate by 0.55) and still learned the score with decoys; z = 2 let
+noise through (README).
 """
 
 from __future__ import annotations

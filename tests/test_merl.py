@@ -108,6 +108,7 @@ DECOYS = [
     "env=metarl/NavigationDecoys-v0",
     "true_reward=true_reward",
     "aux.enabled=true",
+    "aux.gate=0",  # the ungated meta-gradient (the gate has tests of its own)
     "meta_batch=6",
     "episodes=12",  # several successes per task, or softmax weights are all 1
     "policy.hidden=[16]",
