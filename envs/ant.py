@@ -63,7 +63,8 @@ class AntEnv(MujocoTaskEnv):
         ``contact_force_range=(-1.0, 1.0)``, ``survive_reward=0.05``,
         ``healthy_z_range=(0.2, 1.0)``, ``terminate_when_unhealthy=True``, and those of
         :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`: ``frame_skip=5``,
-        ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``, ``camera_name``.
+        ``reset_noise_scale=0.1``, ``reset_noise="gymnasium"``, ``render_mode``, ``width``,
+        ``height``, ``camera_name``.
     """
 
     xml_file = "ant.xml"

@@ -57,8 +57,8 @@ class HalfCheetahEnv(MujocoTaskEnv):
 
     Constructor arguments (of both tasks)
         ``ctrl_cost_weight=0.05``, and those of :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`:
-        ``frame_skip=5``, ``reset_noise_scale=0.1``, ``render_mode``, ``width``, ``height``,
-        ``camera_name``.
+        ``frame_skip=5``, ``reset_noise_scale=0.1``, ``reset_noise="gymnasium"``, ``render_mode``,
+        ``width``, ``height``, ``camera_name``.
     """
 
     xml_file = "half_cheetah.xml"

@@ -57,12 +57,15 @@ def stack_tasks(tasks: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
 class MujocoTaskEnv(MujocoEnv):
     """Base of a MuJoCo task family (see the module docstring for what a subclass supplies).
 
-    Episodes start at the model's ``qpos0`` plus uniform noise in ``[-reset_noise_scale,
-    reset_noise_scale]`` and at rest plus Gaussian noise of standard deviation
-    ``reset_noise_scale`` on the velocities, drawn from ``self.np_random``. A control step holds the
-    action as ``ctrl`` for ``frame_skip`` physics steps, so ``dt = frame_skip * timestep``.
+    Episodes start at the model's ``qpos0`` plus noise and at rest plus Gaussian noise of standard
+    deviation ``s = reset_noise_scale`` on the velocities, drawn from ``self.np_random``; the
+    position noise is uniform in ``[-s, s]`` with ``reset_noise="gymnasium"`` (gymnasium's MuJoCo
+    envs) and Gaussian of standard deviation ``s / 10`` with ``reset_noise="rllab"`` (the rllab
+    envs of the MAML paper: 0.01 and 0.1 at the default ``s``). A control step holds the action as
+    ``ctrl`` for ``frame_skip`` physics steps, so ``dt = frame_skip * timestep``.
 
     Constructor arguments (shared by every family): ``frame_skip=5``, ``reset_noise_scale=0.1``,
+    ``reset_noise="gymnasium"``,
     ``render_mode=None`` (``"human"``, ``"rgb_array"`` or ``"depth_array"``), ``width=480``,
     ``height=480``, ``camera_name="track"`` (the model's camera that follows the robot).
     """
@@ -76,11 +79,15 @@ class MujocoTaskEnv(MujocoEnv):
         self,
         frame_skip: int = 5,
         reset_noise_scale: float = 0.1,
+        reset_noise: str = "gymnasium",
         render_mode: str | None = None,
         width: int = 480,
         height: int = 480,
         camera_name: str | None = "track",
     ):
+        if reset_noise not in ("gymnasium", "rllab"):
+            raise ValueError(f"reset_noise must be 'gymnasium' or 'rllab', got {reset_noise!r}")
+        self.reset_noise = reset_noise
         super().__init__(
             str(ASSETS / self.xml_file),
             frame_skip,
@@ -127,7 +134,10 @@ class MujocoTaskEnv(MujocoEnv):
     def initial_state(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """A random initial ``(qpos [nq], qvel [nv])`` drawn from ``rng`` (the vector env too)."""
         scale = self.reset_noise_scale
-        qpos = self.init_qpos + rng.uniform(-scale, scale, self.model.nq)
+        if self.reset_noise == "rllab":
+            qpos = self.init_qpos + 0.1 * scale * rng.standard_normal(self.model.nq)
+        else:
+            qpos = self.init_qpos + rng.uniform(-scale, scale, self.model.nq)
         qvel = self.init_qvel + scale * rng.standard_normal(self.model.nv)
         return qpos, qvel
 

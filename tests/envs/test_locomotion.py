@@ -206,3 +206,24 @@ def test_planar_center_of_mass_equals_mujocos_subtree_com():
     ant = gym.make("metarl/AntVel-v0").unwrapped
     with pytest.raises(ValueError, match="x-z plane|unrotated"):
         PlanarCenterOfMass(ant.model)
+
+
+@pytest.mark.parametrize("env_id", FAMILIES)
+def test_reset_noise_follows_gymnasium_or_rllab(env_id):
+    def starts(**kwargs):
+        env = gym.make(env_id, **kwargs).unwrapped
+        rng = np.random.default_rng(0)
+        states = [env.initial_state(rng) for _ in range(2000)]
+        qpos = np.stack([q for q, _ in states]) - env.init_qpos
+        qvel = np.stack([v for _, v in states]) - env.init_qvel
+        return qpos, qvel
+
+    qpos, qvel = starts()  # gymnasium: qpos + U(-0.1, 0.1), qvel + 0.1 N(0, 1)
+    assert np.abs(qpos).max() <= 0.1 and np.abs(qpos).max() > 0.099
+    assert qpos.std() == pytest.approx(0.1 / np.sqrt(3), rel=0.05)
+    assert qvel.std() == pytest.approx(0.1, rel=0.05)
+    qpos, qvel = starts(reset_noise="rllab")  # rllab's MujocoEnv: 0.01 N(0, 1) and 0.1 N(0, 1)
+    assert qpos.std() == pytest.approx(0.01, rel=0.05) and np.abs(qpos).max() > 0.03
+    assert qvel.std() == pytest.approx(0.1, rel=0.05)
+    with pytest.raises(ValueError, match="reset_noise must be 'gymnasium' or 'rllab', got 'x'"):
+        gym.make(env_id, reset_noise="x")
