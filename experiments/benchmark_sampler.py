@@ -9,12 +9,6 @@ HalfCheetahVel at the paper's meta-batch (40 tasks x 20 episodes x 200 steps), m
     observation/reward work, stepped three ways: ``mujoco.batch.Batch.step`` once per control step,
     and whole open-loop episodes in one call with ``Batch.rollout`` and with ``mujoco.rollout``;
     b is the fastest of the three;
-
-The raw loops replay one batch the sampler produced: the same initial states and the same
-controls (the policy's actions, clipped as the env clips them), so that (b) and (c) step the same
-motion. The physics' cost per step depends on it: a flailing policy's controls (clipped Gaussian
-noise of standard deviation 1, a third of them at the limits) and uniform random ones (what
-``--controls random`` replays) make different contacts. Earlier versions used random controls.
 (c) ``metarl.sampler.Sampler.sample``, the policy in the loop, one whole meta-batch per call;
 (d) gymnasium's ``SyncVectorEnv`` (one sub-env per episode of the batch) and ``AsyncVectorEnv``
     (one process per sub-env, so a few workers only), the same policy in the loop, for a fixed
@@ -23,6 +17,12 @@ noise of standard deviation 1, a third of them at the limits) and uniform random
 then the ratios c/b (target >= 0.85) and c/max(d) (target >= 2.5), and, unless --skip-meta, one
 full MAML-TRPO meta-iteration at the paper's HalfCheetahVel settings split into sampling,
 adaptation and the TRPO meta-step (issue 3, point 4).
+
+The raw loops replay one batch the sampler produced: the same initial states and the same
+controls (the policy's actions, clipped as the env clips them), so that (b) and (c) step the same
+motion. The physics' cost per step depends on it: a flailing policy's controls (clipped Gaussian
+noise of standard deviation 1, a third of them at the limits) and uniform random ones (what
+``--controls random`` replays) make different contacts. Earlier versions used random controls.
 
 Env-steps are control steps (``frame_skip`` physics steps each). Every figure is the median over
 --repeats timed runs after one untimed warm-up run; building the envs is never timed. Resets are
@@ -122,6 +122,13 @@ class Workload:
     qvel: np.ndarray
     controls: np.ndarray
 
+    @classmethod
+    def from_states(
+        cls, states: list[tuple[np.ndarray, np.ndarray]], controls: np.ndarray
+    ) -> Workload:
+        """From ``n`` ``(qpos, qvel)`` pairs (``initial_state``'s) and ``controls``."""
+        return cls(np.stack([q for q, _ in states]), np.stack([v for _, v in states]), controls)
+
     def first(self, n: int) -> Workload:
         return Workload(self.qpos[:n], self.qvel[:n], self.controls[:n])
 
@@ -133,7 +140,7 @@ def random_workload(single: TaskEnv, n: int, horizon: int, seed: int) -> Workloa
     states = [single.initial_state(rng) for _ in range(n)]
     low, high = single.model.actuator_ctrlrange.T
     controls = rng.uniform(low, high, (n, horizon, single.model.nu))
-    return Workload(np.stack([q for q, _ in states]), np.stack([v for _, v in states]), controls)
+    return Workload.from_states(states, controls)
 
 
 def policy_workload(single: TaskEnv, seeds: np.ndarray, eps: Episodes) -> Workload:
@@ -146,7 +153,7 @@ def policy_workload(single: TaskEnv, seeds: np.ndarray, eps: Episodes) -> Worklo
     low, high = single.action_space.low, single.action_space.high
     controls = np.clip(eps.actions.numpy().swapaxes(0, 1), low, high)
     states = [single.initial_state(seeding.np_random(int(s))[0]) for s in seeds]
-    return Workload(np.stack([q for q, _ in states]), np.stack([v for _, v in states]), controls)
+    return Workload.from_states(states, controls)
 
 
 def raw_single_thread(single: TaskEnv, work: Workload) -> Run:
