@@ -41,6 +41,10 @@ class ReturnsConfig:
     normalize_advantages: bool = True
     bootstrap_truncated: bool = True  # value of the next state at a time limit, not 0
     baseline_ridge: float = 1e-5
+    # Whose fit predicts task n's baseline: "own" (task n's episodes) or "previous_task"
+    # (task n-1's; task 0 takes the last task's), as the authors' rllab sampler does: it
+    # predicts each batch with the coefficients fitted on the batch processed before it.
+    baseline_fit: str = "own"
 
 
 @dataclass
@@ -143,6 +147,11 @@ _RANGES = [
     ("returns.gamma", lambda c: 0 < c.returns.gamma <= 1, "in (0, 1]"),
     ("returns.gae_lambda", lambda c: 0 <= c.returns.gae_lambda <= 1, "in [0, 1]"),
     ("returns.baseline_ridge", lambda c: c.returns.baseline_ridge > 0, "> 0"),
+    (
+        "returns.baseline_fit",
+        lambda c: c.returns.baseline_fit in ("own", "previous_task"),
+        "own or previous_task",
+    ),
     ("trpo.max_kl", lambda c: c.trpo.max_kl > 0, "> 0"),
     ("trpo.cg_iters", lambda c: c.trpo.cg_iters >= 1, ">= 1"),
     ("trpo.cg_damping", lambda c: c.trpo.cg_damping >= 0, ">= 0"),

@@ -131,12 +131,16 @@ def compute_advantages(
     ridge: float = 1e-5,
     normalize: bool = True,
     bootstrap_truncated: bool = True,
+    baseline_fit: str = "own",
 ) -> Episodes:
     """Fit the linear baseline per task on reward-to-go, then GAE; sets ``episodes.advantages``.
 
     Truncated episodes (time limit, not a task end) are bootstrapped with the baseline's value
     of ``last_obs`` at time ``length`` when ``bootstrap_truncated``; terminated ones with 0.
     ``normalize`` standardises advantages within each task (mean 0, std 1 over valid steps).
+    ``baseline_fit="previous_task"`` predicts task ``n``'s values with task ``n-1``'s
+    coefficients (task 0 with the last task's), rllab's order of predict-then-fit; the default
+    ``"own"`` uses each task's own fit.
     """
     T, B = episodes.rewards.shape
     mask = episodes.mask
@@ -146,6 +150,8 @@ def compute_advantages(
     coef = baseline.fit(
         episodes.by_task(phi), episodes.by_task(targets), episodes.by_task(mask), ridge
     )
+    if baseline_fit == "previous_task":
+        coef = coef.roll(1, dims=0)
     values = episodes.from_task(baseline.predict(coef, episodes.by_task(phi)))
 
     final_values = torch.zeros(B)

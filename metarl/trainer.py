@@ -243,6 +243,7 @@ def _with_advantages(learner: Learner, eps: Episodes) -> Episodes:
         cfg.returns.baseline_ridge,
         cfg.returns.normalize_advantages,
         cfg.returns.bootstrap_truncated,
+        cfg.returns.baseline_fit,
     )
 
 

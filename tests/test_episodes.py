@@ -2,6 +2,7 @@
 
 import torch
 
+from metarl import baseline
 from metarl.episodes import Episodes, compute_advantages, discounted_returns, gae
 
 
@@ -73,6 +74,35 @@ def test_bootstrap_applies_to_truncated_episodes_only():
     )
     torch.testing.assert_close(term.advantages, off.advantages)
     assert not torch.allclose(trunc.advantages, off.advantages)
+
+
+def test_previous_task_baseline_predicts_with_the_fit_of_the_task_before():
+    g = torch.Generator().manual_seed(1)
+    T, N, E = 4, 3, 2
+    eps = Episodes(
+        obs=torch.randn(T, N * E, 2, generator=g),
+        actions=torch.zeros(T, N * E, 2),
+        rewards=torch.randn(T, N * E, generator=g) + torch.arange(N).repeat_interleave(E),
+        mask=torch.ones(T, N * E),
+        last_obs=torch.zeros(N * E, 2),
+        terminated=torch.ones(N * E, dtype=torch.bool),
+        num_tasks=N,
+    )
+    out = compute_advantages(eps, 0.9, 1.0, normalize=False, baseline_fit="previous_task")
+    phi = eps.by_task(
+        baseline.features(
+            eps.obs, torch.arange(T, dtype=torch.float32).unsqueeze(1).expand(T, N * E)
+        )
+    )
+    returns = eps.by_task(discounted_returns(eps.rewards, eps.mask, 0.9))
+    for n in range(N):
+        # Each task alone: fit on task n-1 (task 0: the last task), predict task n.
+        prev = (n - 1) % N
+        coef = baseline.fit(
+            phi[prev : prev + 1], returns[prev : prev + 1], torch.ones(1, T * E), 1e-5
+        )
+        expected = returns[n] - baseline.predict(coef, phi[n : n + 1])[0]
+        torch.testing.assert_close(eps.by_task(out.advantages)[n], expected, atol=1e-4, rtol=1e-4)
 
 
 def test_by_task_and_from_task_are_inverse():
