@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--seed", type=int, help="seed of the held-out tasks (default: eval.seed)")
     ev.add_argument("--checkpoint", default="latest", help="checkpoint name in RUN_DIR/checkpoints")
+    ev.add_argument(
+        "--baseline",
+        choices=("own", "rllab"),
+        help="the adaptation steps' baseline: own = each step's own fit (default: eval.baseline); "
+        "rllab = the authors' test scripts (0 for the first step, then the previous step's fit)",
+    )
 
     watch = sub.add_parser(
         "watch",
@@ -124,7 +130,13 @@ def _evaluate(args) -> None:
     if args.steps is not None and args.steps < 0:
         raise ConfigError(f"--steps: must be >= 0, got {args.steps}")
     report = evaluate(
-        args.run_dir, args.tasks, args.steps, args.episodes, args.seed, args.checkpoint
+        args.run_dir,
+        args.tasks,
+        args.steps,
+        args.episodes,
+        args.seed,
+        args.checkpoint,
+        args.baseline,
     )
     print(json.dumps(report))
     print(f"written to {Path(args.run_dir) / 'evaluation.json'}")

@@ -95,6 +95,10 @@ class EvalConfig:
     steps: int = 3  # gradient steps; α for the first, α/2 after
     episodes: int = 40  # per task per step
     seed: int = 1  # seed of the held-out task stream (independent of training)
+    # The baseline of the adaptation steps: "own" (each step's own fit, as in training) or
+    # "rllab" (the authors' test scripts: a fresh baseline per task predicts 0 for the first
+    # step, and each later step predicts with the fit on the step before's episodes).
+    baseline: str = "own"
 
 
 # What a resumed run may change: how it runs, not what it learns (with `iterations`, its length).
@@ -188,6 +192,7 @@ _RANGES = [
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),
+    ("eval.baseline", lambda c: c.eval.baseline in ("own", "rllab"), "own or rllab"),
 ]
 
 

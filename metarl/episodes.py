@@ -124,6 +124,24 @@ def gae(
     return advantages
 
 
+def _baseline_features(episodes: Episodes) -> torch.Tensor:
+    """``[T, B, F]`` the linear baseline's features of every step."""
+    T, B = episodes.rewards.shape
+    t = torch.arange(T, dtype=torch.float32).unsqueeze(1).expand(T, B)
+    return baseline.features(episodes.obs, t)
+
+
+def fit_baseline(episodes: Episodes, gamma: float, ridge: float = 1e-5) -> torch.Tensor:
+    """``[N, F]`` coefficients of the linear baseline fitted on each task's reward-to-go."""
+    targets = discounted_returns(episodes.rewards, episodes.mask, gamma)
+    return baseline.fit(
+        episodes.by_task(_baseline_features(episodes)),
+        episodes.by_task(targets),
+        episodes.by_task(episodes.mask),
+        ridge,
+    )
+
+
 def compute_advantages(
     episodes: Episodes,
     gamma: float,
@@ -132,6 +150,7 @@ def compute_advantages(
     normalize: bool = True,
     bootstrap_truncated: bool = True,
     baseline_fit: str = "own",
+    coef: torch.Tensor | None = None,
 ) -> Episodes:
     """Fit the linear baseline per task on reward-to-go, then GAE; sets ``episodes.advantages``.
 
@@ -140,18 +159,16 @@ def compute_advantages(
     ``normalize`` standardises advantages within each task (mean 0, std 1 over valid steps).
     ``baseline_fit="previous_task"`` predicts task ``n``'s values with task ``n-1``'s
     coefficients (task 0 with the last task's), rllab's order of predict-then-fit; the default
-    ``"own"`` uses each task's own fit.
+    ``"own"`` uses each task's own fit. ``coef`` ``[N, F]``, when given, is used instead of
+    any fit on these episodes.
     """
     T, B = episodes.rewards.shape
     mask = episodes.mask
-    t = torch.arange(T, dtype=torch.float32).unsqueeze(1).expand(T, B)
-    phi = baseline.features(episodes.obs, t)
-    targets = discounted_returns(episodes.rewards, mask, gamma)
-    coef = baseline.fit(
-        episodes.by_task(phi), episodes.by_task(targets), episodes.by_task(mask), ridge
-    )
-    if baseline_fit == "previous_task":
-        coef = coef.roll(1, dims=0)
+    if coef is None:
+        coef = fit_baseline(episodes, gamma, ridge)
+        if baseline_fit == "previous_task":
+            coef = coef.roll(1, dims=0)
+    phi = _baseline_features(episodes)
     values = episodes.from_task(baseline.predict(coef, episodes.by_task(phi)))
 
     final_values = torch.zeros(B)

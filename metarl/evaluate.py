@@ -14,9 +14,16 @@ import numpy as np
 import torch
 
 from metarl.adaptation import adapt_detached
-from metarl.episodes import Episodes
+from metarl.episodes import Episodes, fit_baseline
 from metarl.policy import Params
-from metarl.trainer import Learner, collect, for_inner, load_learner, true_rewards
+from metarl.trainer import (
+    Learner,
+    collect,
+    for_inner,
+    load_learner,
+    true_rewards,
+    with_advantages,
+)
 
 
 @dataclass
@@ -35,20 +42,27 @@ def step_scale(k: int) -> float:
 
 
 def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: int) -> Adaptation:
-    """Roll out, take a gradient step, roll out again, ``steps`` times; nothing is learned."""
+    """Roll out, take a gradient step, roll out again, ``steps`` times; nothing is learned.
+
+    With ``eval.baseline = "rllab"`` step ``k``'s advantages predict the baseline with the
+    coefficients fitted on step ``k-1``'s episodes, and with 0 for the first step.
+    """
     params = {k: v.detach() for k, v in learner.params.items()}
     result = Adaptation(tasks, [params], [], np.zeros((steps + 1, len(tasks))))
+    returns_cfg, previous_fit = learner.config.returns, None
     for k in range(steps + 1):
         eps = collect(learner, params, tasks, episodes)
         result.episodes.append(eps)
         result.returns[k] = eps.task_returns(true_rewards(learner, eps)).numpy()
         if k < steps:
+            inner = for_inner(learner, eps)
+            if learner.config.eval.baseline == "rllab":
+                fit = fit_baseline(inner, returns_cfg.gamma, returns_cfg.baseline_ridge)
+                coef = torch.zeros_like(fit) if previous_fit is None else previous_fit
+                inner = with_advantages(learner, inner, coef)
+                previous_fit = fit
             params = adapt_detached(
-                learner.policy,
-                params,
-                learner.step_sizes,
-                [for_inner(learner, eps)],
-                scales=[step_scale(k)],
+                learner.policy, params, learner.step_sizes, [inner], scales=[step_scale(k)]
             )
             result.params.append(params)
     return result
@@ -82,6 +96,7 @@ def evaluate(
     episodes: int | None = None,
     seed: int | None = None,
     checkpoint: str = "latest",
+    baseline: str | None = None,
 ) -> dict:
     """Evaluate a run's checkpoint and write ``run_dir/evaluation.json``; returns its contents.
 
@@ -94,6 +109,7 @@ def evaluate(
     steps = cfg.steps if steps is None else steps
     episodes = cfg.episodes if episodes is None else episodes
     seed = cfg.seed if seed is None else seed
+    cfg.baseline = cfg.baseline if baseline is None else baseline
     mean, stderr = held_out_returns(learner, tasks, steps, episodes, seed)
     report = {
         "family": learner.config.env,
@@ -105,6 +121,7 @@ def evaluate(
         "num_tasks": tasks,
         "episodes_per_step": episodes,
         "seed": seed,
+        "baseline": cfg.baseline,
         "checkpoint": checkpoint,
         "iteration": learner.iteration,
     }

@@ -208,7 +208,7 @@ def collect(learner: Learner, params: Params, tasks: list[dict], episodes: int) 
     seeds = learner.rng.integers(0, 2**31 - 1, size=len(tasks) * episodes)
     eps = learner.sampler.sample(learner.policy, params, tasks, episodes, seeds, learner.generator)
     learner.env_steps += int(eps.mask.sum().item())
-    return _with_advantages(learner, eps)
+    return with_advantages(learner, eps)
 
 
 def for_inner(learner: Learner, episodes: Episodes, aux: Params | None = None) -> Episodes:
@@ -217,7 +217,7 @@ def for_inner(learner: Learner, episodes: Episodes, aux: Params | None = None) -
     if not learner.config.aux.enabled:
         return episodes
     aux = {k: v.detach() for k, v in learner.aux.items()} if aux is None else aux
-    return _with_advantages(learner, merl.shape(episodes, aux, learner.config.aux))
+    return with_advantages(learner, merl.shape(episodes, aux, learner.config.aux))
 
 
 def true_rewards(learner: Learner, episodes: Episodes) -> torch.Tensor:
@@ -231,10 +231,10 @@ def for_meta(learner: Learner, episodes: Episodes) -> Episodes:
     if learner.config.true_reward is None:
         return episodes
     rewards = true_rewards(learner, episodes)
-    return _with_advantages(learner, dataclasses.replace(episodes, rewards=rewards))
+    return with_advantages(learner, dataclasses.replace(episodes, rewards=rewards))
 
 
-def _with_advantages(learner: Learner, eps: Episodes) -> Episodes:
+def with_advantages(learner: Learner, eps: Episodes, coef: torch.Tensor | None = None) -> Episodes:
     cfg = learner.config
     return compute_advantages(
         eps,
@@ -244,6 +244,7 @@ def _with_advantages(learner: Learner, eps: Episodes) -> Episodes:
         cfg.returns.normalize_advantages,
         cfg.returns.bootstrap_truncated,
         cfg.returns.baseline_fit,
+        coef,
     )
 
 

@@ -1,0 +1,76 @@
+"""The evaluation protocol's adaptation steps, checked against a hand computation."""
+
+import dataclasses
+
+import pytest
+import torch
+
+import metarl
+from metarl import baseline
+from metarl.adaptation import adapt_detached
+from metarl.episodes import Episodes, discounted_returns, gae
+from metarl.evaluate import adapt_to_tasks, reseed
+
+GAMMA = 0.99
+
+
+def normalised_per_task(eps: Episodes, adv: torch.Tensor) -> torch.Tensor:
+    """Mean 0, std 1 over each task's steps inside its episodes (2D navigation ends early)."""
+    rows, mask = eps.by_task(adv), eps.by_task(eps.mask) > 0
+    out = torch.zeros_like(rows)
+    for n in range(eps.num_tasks):
+        valid = rows[n][mask[n]]
+        out[n] = (rows[n] - valid.mean()) / (valid.std(unbiased=False) + 1e-8) * mask[n]
+    return eps.from_task(out)
+
+
+def with_values(eps: Episodes, coef: torch.Tensor) -> Episodes:
+    """``eps`` with GAE(λ = 1, no bootstrap) advantages on the values of ``coef``, normalised
+    per task (GAE itself is tested in test_episodes.py; here: which coefficients)."""
+    T, B = eps.rewards.shape
+    phi = baseline.features(eps.obs, torch.arange(T, dtype=torch.float32)[:, None].expand(T, B))
+    values = eps.from_task(baseline.predict(coef, eps.by_task(phi)))
+    adv = gae(eps.rewards, values * eps.mask, torch.zeros(B), eps.mask, GAMMA, 1.0)
+    return dataclasses.replace(eps, advantages=normalised_per_task(eps, adv))
+
+
+def own_fit(eps: Episodes) -> torch.Tensor:
+    T, B = eps.rewards.shape
+    phi = baseline.features(eps.obs, torch.arange(T, dtype=torch.float32)[:, None].expand(T, B))
+    returns = discounted_returns(eps.rewards, eps.mask, GAMMA)
+    return baseline.fit(eps.by_task(phi), eps.by_task(returns), eps.by_task(eps.mask), 1e-5)
+
+
+@pytest.mark.parametrize("protocol", ["own", "rllab"])
+def test_adaptation_steps_use_the_protocols_baseline(protocol):
+    config = metarl.load_config(
+        None,
+        [
+            "episodes=5",
+            "policy.hidden=[8]",
+            "threads=1",
+            "returns.bootstrap_truncated=false",
+            f"eval.baseline={protocol}",
+        ],
+    )
+    learner = metarl.make_learner(config)
+    reseed(learner, 3)
+    tasks = learner.family.sample_tasks(3, learner.rng)
+    result = adapt_to_tasks(learner, tasks, steps=2, episodes=5)
+
+    eps0, eps1 = result.episodes[0], result.episodes[1]
+    if protocol == "rllab":
+        # The authors' test scripts: an unfitted baseline predicts 0, then the previous step's fit.
+        step_data = [
+            with_values(eps0, torch.zeros_like(own_fit(eps0))),
+            with_values(eps1, own_fit(eps0)),
+        ]
+    else:
+        step_data = [with_values(eps0, own_fit(eps0)), with_values(eps1, own_fit(eps1))]
+    params = result.params[0]
+    for k, eps in enumerate(step_data):
+        params = adapt_detached(
+            learner.policy, params, learner.step_sizes, [eps], scales=[1.0 if k == 0 else 0.5]
+        )
+        for name, value in params.items():
+            torch.testing.assert_close(result.params[k + 1][name], value, atol=1e-5, rtol=1e-4)
