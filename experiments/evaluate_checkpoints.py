@@ -22,9 +22,12 @@ import metarl
 from metarl.evaluate import held_out_returns
 
 
-def score(run_dir: Path, name: str, seed: int, tasks: int, steps: int, episodes: int):
-    """Mean and standard error over ``tasks`` held-out tasks after 0..steps gradient steps."""
-    return held_out_returns(metarl.load_learner(run_dir, name), tasks, steps, episodes, seed)
+def score(run_dir: Path, name: str, seed: int, eval_config: metarl.config.EvalConfig):
+    """Mean and standard error over the held-out tasks after 0..steps gradient steps."""
+    learner = metarl.load_learner(run_dir, name)
+    learner.config.eval.baseline = eval_config.baseline
+    c = eval_config
+    return held_out_returns(learner, c.tasks, c.steps, c.episodes, seed)
 
 
 def row(mean: np.ndarray, se: np.ndarray) -> str:
@@ -40,9 +43,14 @@ def main() -> None:
     parser.add_argument("--select-steps", type=int, default=1, help="steps whose return selects")
     parser.add_argument("--validation-seed", type=int, default=2)
     parser.add_argument("--test-seed", type=int, help="default: the run's eval.seed")
+    parser.add_argument(
+        "--baseline", choices=("own", "rllab"), help="the steps' baseline (default: eval.baseline)"
+    )
+    parser.add_argument("--output", default="checkpoint_selection.json", help="in RUN_DIR")
     args = parser.parse_args()
 
     config = metarl.load_config(args.run_dir / "config.yaml").eval
+    config.baseline = args.baseline or config.baseline
     test_seed = config.seed if args.test_seed is None else args.test_seed
     if test_seed == args.validation_seed:
         parser.error("--validation-seed must differ from the test seed")
@@ -51,16 +59,15 @@ def main() -> None:
     rows = {}
     print(f"validation (seed {args.validation_seed}), mean return after 0..{config.steps} steps")
     for name in names:
-        mean, se = score(
-            args.run_dir, name, args.validation_seed, config.tasks, config.steps, config.episodes
-        )
+        mean, se = score(args.run_dir, name, args.validation_seed, config)
         rows[name] = {"mean_return": mean.round(3).tolist(), "stderr": se.round(3).tolist()}
         print(f"  {name}: {row(mean, se)}")
     best = max(rows, key=lambda n: rows[n]["mean_return"][args.select_steps])
-    mean, se = score(args.run_dir, best, test_seed, config.tasks, config.steps, config.episodes)
+    mean, se = score(args.run_dir, best, test_seed, config)
     print(f"chosen on validation: {best}; test (seed {test_seed}): {row(mean, se)}")
     report = {
         "validation_seed": args.validation_seed,
+        "baseline": config.baseline,
         "select_steps": args.select_steps,
         "validation": rows,
         "chosen": best,
@@ -71,7 +78,7 @@ def main() -> None:
             "num_tasks": config.tasks,
         },
     }
-    (args.run_dir / "checkpoint_selection.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.run_dir / args.output).write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,14 @@ def test_checkpoint_selection_uses_validation_tasks(tmp_path):
     assert set(report["validation"]) == {"iter_000001", "iter_000002"}
     assert report["chosen"] in report["validation"]
     assert report["test"]["seed"] == 1 and report["validation_seed"] == 2
-    assert len(report["test"]["mean_return"]) == 2
+    assert len(report["test"]["mean_return"]) == 2 and report["baseline"] == "own"
+    out = run(
+        "evaluate_checkpoints.py", str(run_dir), "--every", "2", "--baseline", "rllab",
+        "--output", "selection_rllab.json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    report = json.loads((run_dir / "selection_rllab.json").read_text())
+    assert report["baseline"] == "rllab" and report["chosen"] == "iter_000002"
 
 
 def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
