@@ -22,12 +22,11 @@ import metarl
 from metarl.evaluate import held_out_returns
 
 
-def score(run_dir: Path, name: str, seed: int, eval_config: metarl.config.EvalConfig):
-    """Mean and standard error over the held-out tasks after 0..steps gradient steps."""
+def score(run_dir: Path, name: str, seed: int, ev: metarl.config.EvalConfig):
+    """Mean and standard error over ``ev.tasks`` held-out tasks after 0..steps gradient steps."""
     learner = metarl.load_learner(run_dir, name)
-    learner.config.eval.baseline = eval_config.baseline
-    c = eval_config
-    return held_out_returns(learner, c.tasks, c.steps, c.episodes, seed)
+    learner.config.eval.baseline = ev.baseline
+    return held_out_returns(learner, ev.tasks, ev.steps, ev.episodes, seed)
 
 
 def row(mean: np.ndarray, se: np.ndarray) -> str:

@@ -24,21 +24,24 @@ def normalised_per_task(eps: Episodes, adv: torch.Tensor) -> torch.Tensor:
     return eps.from_task(out)
 
 
+def features(eps: Episodes) -> torch.Tensor:
+    """``[N, T * E, F]`` each task's baseline features."""
+    T, B = eps.rewards.shape
+    t = torch.arange(T, dtype=torch.float32)[:, None].expand(T, B)
+    return eps.by_task(baseline.features(eps.obs, t))
+
+
 def with_values(eps: Episodes, coef: torch.Tensor) -> Episodes:
     """``eps`` with GAE(λ = 1, no bootstrap) advantages on the values of ``coef``, normalised
     per task (GAE itself is tested in test_episodes.py; here: which coefficients)."""
-    T, B = eps.rewards.shape
-    phi = baseline.features(eps.obs, torch.arange(T, dtype=torch.float32)[:, None].expand(T, B))
-    values = eps.from_task(baseline.predict(coef, eps.by_task(phi)))
-    adv = gae(eps.rewards, values * eps.mask, torch.zeros(B), eps.mask, GAMMA, 1.0)
+    values = eps.from_task(baseline.predict(coef, features(eps)))
+    adv = gae(eps.rewards, values * eps.mask, torch.zeros(eps.mask.shape[1]), eps.mask, GAMMA, 1)
     return dataclasses.replace(eps, advantages=normalised_per_task(eps, adv))
 
 
 def own_fit(eps: Episodes) -> torch.Tensor:
-    T, B = eps.rewards.shape
-    phi = baseline.features(eps.obs, torch.arange(T, dtype=torch.float32)[:, None].expand(T, B))
-    returns = discounted_returns(eps.rewards, eps.mask, GAMMA)
-    return baseline.fit(eps.by_task(phi), eps.by_task(returns), eps.by_task(eps.mask), 1e-5)
+    returns = eps.by_task(discounted_returns(eps.rewards, eps.mask, GAMMA))
+    return baseline.fit(features(eps), returns, eps.by_task(eps.mask), 1e-5)
 
 
 @pytest.mark.parametrize("protocol", ["own", "rllab"])
