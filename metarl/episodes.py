@@ -131,14 +131,15 @@ def _baseline_features(episodes: Episodes) -> torch.Tensor:
     return baseline.features(episodes.obs, t)
 
 
-def fit_baseline(episodes: Episodes, gamma: float, ridge: float = 1e-5) -> torch.Tensor:
-    """``[N, F]`` coefficients of the linear baseline fitted on each task's reward-to-go."""
+def fit_baseline(
+    episodes: Episodes, gamma: float, ridge: float = 1e-5, phi: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``[N, F]`` coefficients of the linear baseline fitted on each task's reward-to-go;
+    ``phi`` ``[T, B, F]``, when the caller has them, are the episodes' features."""
+    phi = _baseline_features(episodes) if phi is None else phi
     targets = discounted_returns(episodes.rewards, episodes.mask, gamma)
     return baseline.fit(
-        episodes.by_task(_baseline_features(episodes)),
-        episodes.by_task(targets),
-        episodes.by_task(episodes.mask),
-        ridge,
+        episodes.by_task(phi), episodes.by_task(targets), episodes.by_task(episodes.mask), ridge
     )
 
 
@@ -164,11 +165,11 @@ def compute_advantages(
     """
     T, B = episodes.rewards.shape
     mask = episodes.mask
+    phi = _baseline_features(episodes)
     if coef is None:
-        coef = fit_baseline(episodes, gamma, ridge)
+        coef = fit_baseline(episodes, gamma, ridge, phi)
         if baseline_fit == "previous_task":
             coef = coef.roll(1, dims=0)
-    phi = _baseline_features(episodes)
     values = episodes.from_task(baseline.predict(coef, episodes.by_task(phi)))
 
     final_values = torch.zeros(B)
