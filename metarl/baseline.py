@@ -23,9 +23,12 @@ def fit(
     """Weighted ridge regression per task.
 
     ``phi`` ``[N, M, F]``, ``targets`` and ``weights`` ``[N, M]`` -> coefficients ``[N, F]``.
-    Solves ``(Φᵀ W Φ + ridge I) w = Φᵀ W G`` in float64 (differentiably: MeRL takes gradients
-    through it) and returns ``targets``' dtype; if that is singular the ridge grows ×10 (up to
-    five times), as rllab's baseline does.
+    Solves ``(Φᵀ W Φ + ridge I) w = Φᵀ W G`` in float64 by Cholesky (differentiably: MeRL
+    takes gradients through it) and returns ``targets``' dtype; if the matrix is not positive
+    definite in floating point the ridge grows ×10 (up to five times), as rllab's baseline does.
+    Cholesky, not LU: besides suiting a symmetric positive-definite matrix, torch's batched LU
+    solve on CPU hangs inside MKL with two or more threads once ``F`` is about 200 or more
+    (pytorch/pytorch#142815; the Ant families have ``F = 242``).
     """
     dtype = targets.dtype
     phi, targets, weights = phi.double(), targets.double(), weights.double()
@@ -33,9 +36,11 @@ def fit(
     rhs = phi.transpose(1, 2) @ (weights * targets).unsqueeze(-1)
     eye = torch.eye(phi.shape[-1], dtype=torch.float64)
     for _ in range(6):
-        coef, info = torch.linalg.solve_ex(gram + ridge * eye, rhs)
-        if (info == 0).all() and torch.isfinite(coef).all():
-            return coef.squeeze(-1).to(dtype)
+        chol, info = torch.linalg.cholesky_ex(gram + ridge * eye)
+        if (info == 0).all():
+            coef = torch.cholesky_solve(rhs, chol)
+            if torch.isfinite(coef).all():
+                return coef.squeeze(-1).to(dtype)
         ridge *= 10
     raise FloatingPointError(
         "linear baseline: the regression stayed singular with ridge up to 1e5x"
