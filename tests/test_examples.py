@@ -176,3 +176,20 @@ def test_presets_load_and_build_a_clean_env(preset):
         check_env(env.unwrapped, skip_render_check=True)
     if config.env in PAPER_DT:
         assert env.unwrapped.dt == pytest.approx(PAPER_DT[config.env])
+
+
+@pytest.mark.parametrize(
+    "preset", sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_presets_train_a_tiny_iteration(preset, tmp_path):
+    # Everything but the batch sizes stays the preset's (threads, model, features), so a preset
+    # that hangs or fails on its first iteration (as the Ant presets once did in the baseline's
+    # solve at 2 threads) fails here.
+    out = subprocess.run(
+        [sys.executable, "-m", "metarl.cli", "train", str(preset), "--run-dir", str(tmp_path / "r"),
+         "--iterations", "1", "--no-progress",
+         *(f"--set={o}" for o in ["meta_batch=2", "episodes=2", "horizon=5"])],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert len((tmp_path / "r" / "progress.csv").read_text().splitlines()) == 2
