@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import metarl
+from metarl.config import EVAL_BASELINES
 from metarl.evaluate import held_out_returns
 
 
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--validation-seed", type=int, default=2)
     parser.add_argument("--test-seed", type=int, help="default: the run's eval.seed")
     parser.add_argument(
-        "--baseline", choices=("own", "rllab"), help="the steps' baseline (default: eval.baseline)"
+        "--baseline", choices=EVAL_BASELINES, help="the steps' baseline (default: eval.baseline)"
     )
     parser.add_argument("--output", default="checkpoint_selection.json", help="in RUN_DIR")
     args = parser.parse_args()

@@ -10,7 +10,13 @@ import time
 from pathlib import Path
 
 from metarl.checkpoint import CheckpointError
-from metarl.config import RESUMABLE, ConfigError, load_config, parse_override
+from metarl.config import (
+    EVAL_BASELINES,
+    RESUMABLE,
+    ConfigError,
+    load_config,
+    parse_override,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", default="latest", help="checkpoint name in RUN_DIR/checkpoints")
     ev.add_argument(
         "--baseline",
-        choices=("own", "rllab"),
+        choices=EVAL_BASELINES,
         help="the adaptation steps' baseline: own = each step's own fit (default: eval.baseline); "
         "rllab = the authors' test scripts (0 for the first step, then the previous step's fit)",
     )

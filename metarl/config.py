@@ -101,6 +101,8 @@ class EvalConfig:
     baseline: str = "own"
 
 
+EVAL_BASELINES = ("own", "rllab")  # the values of eval.baseline (also the CLIs' --baseline)
+
 # What a resumed run may change: how it runs, not what it learns (with `iterations`, its length).
 RESUMABLE = ("threads", "checkpoint_every", "keep_checkpoints")
 
@@ -192,7 +194,7 @@ _RANGES = [
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),
-    ("eval.baseline", lambda c: c.eval.baseline in ("own", "rllab"), "own or rllab"),
+    ("eval.baseline", lambda c: c.eval.baseline in EVAL_BASELINES, " or ".join(EVAL_BASELINES)),
 ]
 
 
