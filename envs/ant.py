@@ -40,9 +40,10 @@ class AntEnv(MujocoTaskEnv):
 
     Action (``Box(-1, 1, (8,))``)
         Motor controls of hip_4, ankle_4, hip_1, ankle_1, hip_2, ankle_2, hip_3, ankle_3 (torque
-        = 150 x control), held for ``frame_skip`` RK4 physics steps of 0.01 s (``dt = 0.05`` s by
-        default, gymnasium's convention). The paper's rllab ant takes one RK4 step of 0.02 s per
-        control step; ``frame_skip=2`` gives that ``dt``, which the paper presets set.
+        = 150 x control), held for ``frame_skip`` RK4 physics steps of 0.02 s. The model's physics
+        are those of the paper's rllab ant (timestep, integrator, contact softness), which took
+        one physics step per control step, so the default ``frame_skip=1`` gives its
+        ``dt = 0.02`` s (gymnasium's Ant, a different model, has 0.05 s).
 
     Reward (each term in ``info``)
         reward = reward_forward + reward_ctrl + reward_contact + reward_survive, where
@@ -62,7 +63,7 @@ class AntEnv(MujocoTaskEnv):
         ``ctrl_cost_weight=0.005``, ``contact_cost_weight=0.0005``,
         ``contact_force_range=(-1.0, 1.0)``, ``survive_reward=0.05``,
         ``healthy_z_range=(0.2, 1.0)``, ``terminate_when_unhealthy=True``, and those of
-        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`: ``frame_skip=5``,
+        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv` (but ``frame_skip=1``):
         ``reset_noise_scale=0.1``, ``reset_noise="gymnasium"``, ``render_mode``, ``width``,
         ``height``, ``camera_name``.
     """
@@ -78,6 +79,7 @@ class AntEnv(MujocoTaskEnv):
         survive_reward: float = 0.05,
         healthy_z_range: tuple[float, float] = (0.2, 1.0),
         terminate_when_unhealthy: bool = True,
+        frame_skip: int = 1,
         **kwargs,
     ):
         self.ctrl_cost_weight = ctrl_cost_weight
@@ -86,7 +88,7 @@ class AntEnv(MujocoTaskEnv):
         self.survive_reward = survive_reward
         self.healthy_z_range = healthy_z_range
         self.terminate_when_unhealthy = terminate_when_unhealthy
-        super().__init__(**kwargs)
+        super().__init__(frame_skip=frame_skip, **kwargs)
 
     def forward_reward(self, x_velocity: np.ndarray, task: Mapping[str, np.ndarray]) -> np.ndarray:
         """``[n]`` reward for the torso's forward velocity ``x_velocity`` ``[n]``."""

@@ -18,7 +18,9 @@ FAMILIES = [
     "metarl/AntVel-v0",
     "metarl/AntDir-v0",
 ]
-DT = 5 * 0.01  # frame_skip x the models' timestep
+# The default control step: frame_skip x the model's timestep (HalfCheetah: gymnasium's 5 x 0.01 s;
+# Ant: the paper's rllab model, one RK4 step of 0.02 s).
+DT = {"Cheetah": 5 * 0.01, "Ant": 1 * 0.02}
 
 
 def random_actions(shape, seed):
@@ -50,7 +52,7 @@ def test_tasks_are_seeded_and_in_range(env_id):
 
 def hand_reward(env_id, task, x_before, data, action):
     """The paper's reward written out from MjData, independently of the env's code."""
-    v = (data.qpos[0] - x_before) / DT
+    v = (data.qpos[0] - x_before) / DT["Cheetah" if "Cheetah" in env_id else "Ant"]
     forward = -abs(v - task["velocity"]) if "Vel" in env_id else task["direction"] * v
     if "Cheetah" in env_id:
         return forward - 0.05 * np.sum(action**2), {"reward_forward": forward, "x_velocity": v}
