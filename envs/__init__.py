@@ -8,20 +8,22 @@ The MuJoCo families share ``mujoco_family``: a single env and a batched twin per
 
 import gymnasium as gym
 
-# (name, module, max_episode_steps): registered as ``metarl/<name>-v0`` with the entry points
-# ``metarl.envs.<module>:<name>Env`` and ``<name>Vector``; the time limit is the paper's horizon.
+# (name, module, max_episode_steps, version): registered as ``metarl/<name>-v<version>`` with the
+# entry points ``metarl.envs.<module>:<name>Env`` and ``<name>Vector``; the time limit is the
+# paper's horizon. As in Gymnasium, a change of dynamics is a new version: the Ant families are
+# v1 since their model took the paper's rllab physics (v0 had gymnasium's, 0.01 s steps).
 _FAMILIES = [
-    ("Navigation2D", "navigation2d", 100),
-    ("NavigationDecoys", "navigation_decoys", 20),  # the circle is >= 4 steps out
-    ("HalfCheetahVel", "halfcheetah", 200),
-    ("HalfCheetahDir", "halfcheetah", 200),
-    ("AntVel", "ant", 200),
-    ("AntDir", "ant", 200),
+    ("Navigation2D", "navigation2d", 100, 0),
+    ("NavigationDecoys", "navigation_decoys", 20, 0),  # the circle is >= 4 steps out
+    ("HalfCheetahVel", "halfcheetah", 200, 0),
+    ("HalfCheetahDir", "halfcheetah", 200, 0),
+    ("AntVel", "ant", 200, 1),
+    ("AntDir", "ant", 200, 1),
 ]
 
-for _name, _module, _max_episode_steps in _FAMILIES:
+for _name, _module, _max_episode_steps, _version in _FAMILIES:
     gym.register(
-        id=f"metarl/{_name}-v0",
+        id=f"metarl/{_name}-v{_version}",
         entry_point=f"metarl.envs.{_module}:{_name}Env",
         vector_entry_point=f"metarl.envs.{_module}:{_name}Vector",
         max_episode_steps=_max_episode_steps,

@@ -15,8 +15,8 @@ from metarl.sampler import Sampler
 FAMILIES = [
     "metarl/HalfCheetahVel-v0",
     "metarl/HalfCheetahDir-v0",
-    "metarl/AntVel-v0",
-    "metarl/AntDir-v0",
+    "metarl/AntVel-v1",
+    "metarl/AntDir-v1",
 ]
 # The default control step: frame_skip x the model's timestep (HalfCheetah: gymnasium's 5 x 0.01 s;
 # Ant: the paper's rllab model, one RK4 step of 0.02 s).
@@ -93,7 +93,7 @@ def test_rewards_and_observations_match_a_hand_computation(env_id):
 
 
 def test_ant_terminates_when_the_torso_leaves_the_healthy_range():
-    env = gym.make("metarl/AntDir-v0", healthy_z_range=(0.2, 0.5)).unwrapped
+    env = gym.make("metarl/AntDir-v1", healthy_z_range=(0.2, 0.5)).unwrapped
     env.reset(seed=0)  # the torso starts at z = 0.75 +- 0.1
     *_, terminated, truncated, _ = env.step(np.zeros(8))
     assert terminated and not truncated
@@ -165,7 +165,7 @@ def test_set_task_changes_only_the_reward(env_id):
         assert a[4]["reward_forward"] != b[4]["reward_forward"]
 
 
-@pytest.mark.parametrize("env_id", ["metarl/HalfCheetahVel-v0", "metarl/AntDir-v0"])
+@pytest.mark.parametrize("env_id", ["metarl/HalfCheetahVel-v0", "metarl/AntDir-v1"])
 def test_sampler_collects_episodes_that_replay_in_the_single_env(env_id):
     torch.manual_seed(0)
     env = gym.make(env_id).unwrapped
@@ -205,7 +205,7 @@ def test_planar_center_of_mass_equals_mujocos_subtree_com():
         expected.append(data.subtree_com[1].copy())
     np.testing.assert_allclose(PlanarCenterOfMass(model)(qpos), expected, rtol=0, atol=1e-12)
 
-    ant = gym.make("metarl/AntVel-v0").unwrapped
+    ant = gym.make("metarl/AntVel-v1").unwrapped
     with pytest.raises(ValueError, match="x-z plane|unrotated"):
         PlanarCenterOfMass(ant.model)
 
