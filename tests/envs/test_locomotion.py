@@ -92,6 +92,18 @@ def test_rewards_and_observations_match_a_hand_computation(env_id):
     assert "Cheetah" in env_id or contact_force > 0  # the ant lands: contact forces are computed
 
 
+def test_ant_model_has_the_physics_of_the_papers_rllab_ant():
+    # rllab's vendor/mujoco_models/ant.xml: <option timestep="0.02" integrator="RK4"/>, geoms
+    # (the floor too) with solref=".02 1" solimp=".8 .8 .01"; rllab stepped it once per control
+    # step.
+    env = gym.make("metarl/AntVel-v1").unwrapped
+    model = env.model
+    assert model.opt.timestep == 0.02 and model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4
+    assert env.frame_skip == 1 and env.dt == pytest.approx(0.02)
+    np.testing.assert_allclose(model.geom_solimp[:, :3], [[0.8, 0.8, 0.01]] * model.ngeom)
+    np.testing.assert_allclose(model.geom_solref, [[0.02, 1.0]] * model.ngeom)
+
+
 def test_ant_terminates_when_the_torso_leaves_the_healthy_range():
     env = gym.make("metarl/AntDir-v1", healthy_z_range=(0.2, 0.5)).unwrapped
     env.reset(seed=0)  # the torso starts at z = 0.75 +- 0.1
