@@ -10,15 +10,16 @@ import gymnasium as gym
 
 # (name, module, max_episode_steps, version): registered as ``metarl/<name>-v<version>`` with the
 # entry points ``metarl.envs.<module>:<name>Env`` and ``<name>Vector``; the time limit is the
-# paper's horizon. As in Gymnasium, a change of dynamics is a new version: the Ant families are
-# v1 since their model took the paper's rllab physics (v0 had gymnasium's, 0.01 s steps).
+# paper's horizon. As in Gymnasium, a change of dynamics is a new version: the Ant families were
+# v1 when their model took the paper's rllab physics (v0 had gymnasium's, 0.01 s steps) and are
+# v2 since they also start from rllab's pose and reward the centre of mass's velocity.
 _FAMILIES = [
     ("Navigation2D", "navigation2d", 100, 0),
     ("NavigationDecoys", "navigation_decoys", 20, 0),  # the circle is >= 4 steps out
     ("HalfCheetahVel", "halfcheetah", 200, 0),
     ("HalfCheetahDir", "halfcheetah", 200, 0),
-    ("AntVel", "ant", 200, 1),
-    ("AntDir", "ant", 200, 1),
+    ("AntVel", "ant", 200, 2),
+    ("AntDir", "ant", 200, 2),
 ]
 
 for _name, _module, _max_episode_steps, _version in _FAMILIES:

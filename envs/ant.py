@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import mujoco
 import numpy as np
 
 from .mujoco_family import Data, DirectionTask, MujocoTaskEnv, MujocoVectorEnv, VelocityTask
@@ -45,10 +46,18 @@ class AntEnv(MujocoTaskEnv):
         one physics step per control step, so the default ``frame_skip=1`` gives its
         ``dt = 0.02`` s (gymnasium's Ant, a different model, has 0.05 s).
 
+    Start state
+        rllab's start pose (the model's keyframe ``"init"``: torso at z = 0.55, level, hips at 0,
+        ankles bent by 1 rad so that the feet stand on the ground) plus rllab's noise by default:
+        ``N(0, 0.01²)`` on each ``qpos`` entry and ``N(0, 0.1²)`` on each ``qvel`` entry
+        (``reset_noise="rllab"``; ``"gymnasium"`` gives ``U(-0.1, 0.1)`` on ``qpos``).
+
     Reward (each term in ``info``)
         reward = reward_forward + reward_ctrl + reward_contact + reward_survive, where
-        ``reward_forward`` is the task's function of ``v_x``, the torso's x displacement over the
-        control step divided by ``dt`` (``info["x_velocity"]``);
+        ``reward_forward`` is the task's function of ``v_x``, the x velocity of the whole ant's
+        centre of mass at the end of the control step (``info["x_velocity"]``; MuJoCo's
+        ``subtree_linvel`` of the torso, rllab's ``get_body_comvel("torso")``: the legs are
+        two thirds of the mass, so this is not the torso's velocity);
         ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper code: 0.5e-2);
         ``reward_contact = -contact_cost_weight * ||clip(cfrc_ext)||^2`` over the 13 bodies
         (paper code: 0.5e-3);
@@ -63,13 +72,14 @@ class AntEnv(MujocoTaskEnv):
         ``ctrl_cost_weight=0.005``, ``contact_cost_weight=0.0005``,
         ``contact_force_range=(-1.0, 1.0)``, ``survive_reward=0.05``,
         ``healthy_z_range=(0.2, 1.0)``, ``terminate_when_unhealthy=True``, and those of
-        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv` (but ``frame_skip=1``):
-        ``reset_noise_scale=0.1``, ``reset_noise="gymnasium"``, ``render_mode``, ``width``,
+        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv` (but ``frame_skip=1`` and
+        ``reset_noise="rllab"``): ``reset_noise_scale=0.1``, ``render_mode``, ``width``,
         ``height``, ``camera_name``.
     """
 
     xml_file = "ant.xml"
-    fields = ("qpos", "qvel", "cfrc_ext", "xmat", "subtree_com")
+    fields = ("qpos", "qvel", "cfrc_ext", "xmat", "subtree_com", "subtree_linvel")
+    stage = mujoco.mjtStage.mjSTAGE_VEL  # subtree_linvel at the new state
 
     def __init__(
         self,
@@ -80,6 +90,7 @@ class AntEnv(MujocoTaskEnv):
         healthy_z_range: tuple[float, float] = (0.2, 1.0),
         terminate_when_unhealthy: bool = True,
         frame_skip: int = 1,
+        reset_noise: str = "rllab",
         **kwargs,
     ):
         self.ctrl_cost_weight = ctrl_cost_weight
@@ -88,10 +99,10 @@ class AntEnv(MujocoTaskEnv):
         self.survive_reward = survive_reward
         self.healthy_z_range = healthy_z_range
         self.terminate_when_unhealthy = terminate_when_unhealthy
-        super().__init__(frame_skip=frame_skip, **kwargs)
+        super().__init__(frame_skip=frame_skip, reset_noise=reset_noise, **kwargs)
 
     def forward_reward(self, x_velocity: np.ndarray, task: Mapping[str, np.ndarray]) -> np.ndarray:
-        """``[n]`` reward for the torso's forward velocity ``x_velocity`` ``[n]``."""
+        """``[n]`` reward for the forward velocity ``x_velocity`` ``[n]``."""
         raise NotImplementedError
 
     def contact_forces(self, data: Data) -> np.ndarray:
@@ -111,7 +122,8 @@ class AntEnv(MujocoTaskEnv):
 
     def reward(self, qpos_before, data, actions, task):
         qpos, qvel = data["qpos"], data["qvel"]
-        x_velocity = (qpos[:, 0] - qpos_before[:, 0]) / self.dt
+        # A copy: info must not alias the batch's live (read-only) arrays.
+        x_velocity = data["subtree_linvel"][:, _TORSO, 0].copy()
         forward = self.forward_reward(x_velocity, task)
         ctrl = -self.ctrl_cost_weight * np.square(actions).sum(axis=1)
         contact = -self.contact_cost_weight * np.square(self.contact_forces(data)).sum(axis=(1, 2))
@@ -139,8 +151,8 @@ class AntVelEnv(VelocityTask, AntEnv):
     :class:`AntEnv`.
 
     Reward (each term in ``info``)
-        ``reward_forward = -|v_x - velocity|``, with ``v_x`` the torso's forward velocity
-        (``info["x_velocity"]``);
+        ``reward_forward = -|v_x - velocity|``, with ``v_x`` the forward velocity of the ant's
+        centre of mass (``info["x_velocity"]``);
         ``reward_survive = survive_reward`` (default 1.05 here), every step (the paper's code
         wrote the forward term as ``-|v_x - velocity| + 1`` and added a survive bonus of 0.05; the
         constant 1 is moved here so that ``reward_forward`` is the tracking error alone; the sum
@@ -167,8 +179,8 @@ class AntDirEnv(DirectionTask, AntEnv):
     unhealthy, truncated after 200 steps) and the constructor arguments: see :class:`AntEnv`.
 
     Reward (each term in ``info``)
-        ``reward_forward = direction * v_x``, with ``v_x`` the torso's forward velocity
-        (``info["x_velocity"]``);
+        ``reward_forward = direction * v_x``, with ``v_x`` the forward velocity of the ant's
+        centre of mass (``info["x_velocity"]``);
         ``reward_survive = survive_reward`` (default 0.05, as the paper's code), every step;
         reward = reward_forward + reward_ctrl + reward_contact + reward_survive.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import mujoco
 import numpy as np
 
 from .mujoco_family import (
@@ -62,7 +63,8 @@ class HalfCheetahEnv(MujocoTaskEnv):
     """
 
     xml_file = "half_cheetah.xml"
-    position_stage = False  # the vector env's centre of mass comes from qpos (PlanarCenterOfMass)
+    # The vector env skips the position stage: its centre of mass comes from qpos (PlanarCenterOfMass).
+    stage = mujoco.mjtStage.mjSTAGE_NONE
 
     def __init__(self, ctrl_cost_weight: float = 0.05, **kwargs):
         self.ctrl_cost_weight = ctrl_cost_weight

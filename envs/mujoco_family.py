@@ -18,12 +18,18 @@ the initial task and the ``forward_reward`` the body's reward adds, as in
 Physics. The single env steps one ``MjData`` with ``mj_step``. The vector env keeps every copy in a
 ``mujoco.batch.Batch`` (MuJoCo 4): one C++ call steps them all on a thread pool outside the GIL,
 with results bit-identical to a loop of ``mj_step`` over one ``MjData`` per copy. After the
-``frame_skip`` substeps of a control step both recompute the position stage (``mj_fwdPosition``),
-so that kinematic fields (``xmat``, ``subtree_com``, ...) describe the new state;
-acceleration-stage fields (``cfrc_ext``) are those computed during the last substep, as in
-gymnasium's MuJoCo envs. A family whose observation and reward read only ``qpos``/``qvel`` sets
-``position_stage = False`` and the vector env skips that stage (about 15 % of a HalfCheetah
-control step; the single env, where it is cheap, keeps it).
+``frame_skip`` substeps of a control step both recompute the forward stages up to the family's
+``stage`` at the new state: ``mjSTAGE_POS`` (the default: ``mj_fwdPosition``, so that kinematic
+fields such as ``xmat`` and ``subtree_com`` describe the new state), ``mjSTAGE_VEL`` (also the
+velocity stage and the position and velocity sensors, as ``mj_step1``: e.g. ``subtree_linvel``,
+which the model must ask for with a ``subtreelinvel`` sensor) or ``mjSTAGE_NONE`` (for a family
+whose observation and reward read only ``qpos``/``qvel``; the vector env then skips that work,
+about 15 % of a HalfCheetah control step, while the single env, where it is cheap, keeps the
+position stage). Acceleration-stage fields (``cfrc_ext``) are those computed during the last
+substep, as in gymnasium's MuJoCo envs.
+
+Start state. Episodes start at the model's keyframe named ``"init"`` if it has one (its ``qpos``
+and ``qvel``), else at ``qpos0`` at rest, plus the reset noise of :class:`MujocoTaskEnv`.
 """
 
 from __future__ import annotations
@@ -57,8 +63,8 @@ def stack_tasks(tasks: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
 class MujocoTaskEnv(MujocoEnv):
     """Base of a MuJoCo task family (see the module docstring for what a subclass supplies).
 
-    Episodes start at the model's ``qpos0`` plus noise and at rest plus Gaussian noise of standard
-    deviation ``s = reset_noise_scale`` on the velocities, drawn from ``self.np_random``; the
+    Episodes start at the model's ``"init"`` keyframe (else ``qpos0`` at rest) plus noise: Gaussian
+    noise of standard deviation ``s = reset_noise_scale`` on the velocities, drawn from ``self.np_random``; the
     position noise is uniform in ``[-s, s]`` with ``reset_noise="gymnasium"`` (gymnasium's MuJoCo
     envs) and Gaussian of standard deviation ``s / 10`` with ``reset_noise="rllab"`` (the rllab
     envs of the MAML paper: 0.01 and 0.1 at the default ``s``). A control step holds the action as
@@ -73,7 +79,8 @@ class MujocoTaskEnv(MujocoEnv):
     metadata = {"render_modes": ["human", "rgb_array", "depth_array"]}
     xml_file: str
     fields: tuple[str, ...] = ("qpos", "qvel")
-    position_stage: bool = True  # observation or reward read fields computed from the position
+    # The forward stages recomputed at the new state after a control step (module docstring).
+    stage: mujoco.mjtStage = mujoco.mjtStage.mjSTAGE_POS
 
     def __init__(
         self,
@@ -100,6 +107,10 @@ class MujocoTaskEnv(MujocoEnv):
         # Set after MujocoEnv.__init__, which would otherwise assert it against a frame_skip of 5.
         self.metadata = {**self.metadata, "render_fps": int(np.round(1.0 / self.dt))}
         self.reset_noise_scale = reset_noise_scale
+        key = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_KEY, "init")
+        if key >= 0:
+            self.init_qpos = self.model.key_qpos[key].copy()
+            self.init_qvel = self.model.key_qvel[key].copy()
         obs_dim = self.observation(self.data_arrays()).shape[-1]
         self.observation_space = gym.spaces.Box(-_OBS_BOUND, _OBS_BOUND, (obs_dim,), np.float32)
 
@@ -154,7 +165,10 @@ class MujocoTaskEnv(MujocoEnv):
         qpos_before = self.data.qpos[None].copy()
         self.data.ctrl[:] = actions[0]
         mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
-        mujoco.mj_fwdPosition(self.model, self.data)
+        if self.stage == mujoco.mjtStage.mjSTAGE_VEL:
+            mujoco.mj_step1(self.model, self.data)  # position and velocity stages and sensors
+        else:
+            mujoco.mj_fwdPosition(self.model, self.data)
         data = self.data_arrays()
         rewards, terminated, terms = self.reward(qpos_before, data, actions, self._task_arrays)
         obs = self.observation(data)[0]
@@ -249,12 +263,7 @@ class MujocoVectorEnv(VectorEnv):
         actions = np.asarray(actions, dtype=np.float64)
         qpos_before = self._data["qpos"].copy()
         self._ctrl[:] = actions
-        stage = (
-            mujoco.mjtStage.mjSTAGE_POS
-            if self.single.position_stage
-            else mujoco.mjtStage.mjSTAGE_NONE
-        )
-        self.batch.step(nstep=self.single.frame_skip, stage=stage)
+        self.batch.step(nstep=self.single.frame_skip, stage=self.single.stage)
         rewards, terminated, terms = self.single.reward(
             qpos_before, self._data, actions, self._task_arrays
         )

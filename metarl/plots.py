@@ -21,8 +21,8 @@ PAPER_FAMILIES = {
     "metarl/Navigation2D-v0": "navigation2d",
     "metarl/HalfCheetahVel-v0": "halfcheetah_vel",
     "metarl/HalfCheetahDir-v0": "halfcheetah_dir",
-    "metarl/AntVel-v1": "ant_vel",
-    "metarl/AntDir-v1": "ant_dir",
+    "metarl/AntVel-v2": "ant_vel",
+    "metarl/AntDir-v2": "ant_dir",
 }
 # How the paper's comparison curves are drawn: (key, label, colour, line style).
 _PAPER_CURVES = [

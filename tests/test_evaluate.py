@@ -63,7 +63,7 @@ def test_adaptation_steps_use_the_protocols_baseline(protocol):
 
     eps0, eps1 = result.episodes[0], result.episodes[1]
     if protocol == "rllab":
-        # The authors' test scripts: an unfitted baseline predicts 0, then the previous step's fit.
+        # Upstream rllab's order: an unfitted baseline predicts 0, then the previous step's fit.
         step_data = [
             with_values(eps0, torch.zeros_like(own_fit(eps0))),
             with_values(eps1, own_fit(eps0)),

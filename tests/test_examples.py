@@ -160,8 +160,8 @@ def test_the_sampler_benchmark_replays_the_samplers_own_motion(monkeypatch):
 PAPER_DT = {
     "metarl/HalfCheetahVel-v0": 0.01,
     "metarl/HalfCheetahDir-v0": 0.01,
-    "metarl/AntVel-v1": 0.02,
-    "metarl/AntDir-v1": 0.02,
+    "metarl/AntVel-v2": 0.02,
+    "metarl/AntDir-v2": 0.02,
 }
 
 

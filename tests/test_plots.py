@@ -67,7 +67,7 @@ def test_paper_curves_only_for_the_papers_settings(tmp_path):
     cheetah = {**report, "family": "metarl/HalfCheetahDir-v0", "horizon": 200}
     assert differs_from_paper({**cheetah, "env_kwargs": {"frame_skip": 1}}) == ""
     assert "frame_skip" in differs_from_paper({**cheetah, "env_kwargs": {}})
-    ant = {**report, "family": "metarl/AntDir-v1", "horizon": 200, "env_kwargs": {"frame_skip": 1}}
+    ant = {**report, "family": "metarl/AntDir-v2", "horizon": 200, "env_kwargs": {"frame_skip": 1}}
     assert differs_from_paper(ant) == ""
     assert "frame_skip" in differs_from_paper({**ant, "env_kwargs": {"frame_skip": 2}})
     assert "paper's families" in differs_from_paper({**report, "family": "example/Reach1D-v0"})
@@ -101,7 +101,7 @@ def test_plot_command_writes_learning_curve(tmp_path, capsys):
     assert is_picture(tmp_path / "learning_curve.png")
     assert not (tmp_path / "evaluation.png").exists()
 
-    report = {"family": "metarl/AntDir-v1", "steps": [0, 1], "mean_return": [1.0, 2.0],
+    report = {"family": "metarl/AntDir-v2", "steps": [0, 1], "mean_return": [1.0, 2.0],
               "stderr": [0.1, 0.1], "num_tasks": 2, "iteration": 5}  # fmt: skip
     (tmp_path / "evaluation.json").write_text(json.dumps(report))
     assert main(["plot", str(tmp_path)]) == 0

@@ -15,8 +15,8 @@ from metarl.sampler import Sampler
 FAMILIES = [
     "metarl/HalfCheetahVel-v0",
     "metarl/HalfCheetahDir-v0",
-    "metarl/AntVel-v1",
-    "metarl/AntDir-v1",
+    "metarl/AntVel-v2",
+    "metarl/AntDir-v2",
 ]
 # The default control step: frame_skip x the model's timestep (HalfCheetah: gymnasium's 5 x 0.01 s;
 # Ant: the paper's rllab model, one RK4 step of 0.02 s).
@@ -50,9 +50,24 @@ def test_tasks_are_seeded_and_in_range(env_id):
         assert set(values) == {-1.0, 1.0} and 30 < (values > 0).sum() < 70
 
 
-def hand_reward(env_id, task, x_before, data, action):
-    """The paper's reward written out from MjData, independently of the env's code."""
-    v = (data.qpos[0] - x_before) / DT["Cheetah" if "Cheetah" in env_id else "Ant"]
+def center_of_mass_velocity(model, data):
+    """rllab's ``get_body_comvel("torso")``: the mass-weighted mean of every body's linear velocity
+    (``mj_objectVelocity``, world frame), i.e. the velocity of the whole robot's centre of mass."""
+    momentum, velocity = np.zeros(3), np.zeros(6)
+    for body in range(1, model.nbody):
+        mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_BODY, body, velocity, 0)
+        momentum += model.body_mass[body] * velocity[3:]
+    return momentum / model.body_mass[1:].sum()
+
+
+def hand_reward(env_id, task, x_before, model, data, action):
+    """The paper's reward written out from MjData, independently of the env's code: HalfCheetah's
+    forward velocity is the torso's displacement over the step, the Ant's its centre of mass's
+    velocity after it (as in rllab)."""
+    if "Cheetah" in env_id:
+        v = (data.qpos[0] - x_before) / DT["Cheetah"]
+    else:
+        v = center_of_mass_velocity(model, data)[0]
     forward = -abs(v - task["velocity"]) if "Vel" in env_id else task["direction"] * v
     if "Cheetah" in env_id:
         return forward - 0.05 * np.sum(action**2), {"reward_forward": forward, "x_velocity": v}
@@ -73,7 +88,7 @@ def test_rewards_and_observations_match_a_hand_computation(env_id):
     for action in random_actions((10, env.action_space.shape[0]), seed=1):
         x_before = data.qpos[0]
         obs, reward, terminated, truncated, info = env.step(action)
-        expected, terms = hand_reward(env_id, task, x_before, data, action)
+        expected, terms = hand_reward(env_id, task, x_before, env.model, data, action)
         assert reward == pytest.approx(expected, rel=1e-12)
         for name, value in terms.items():
             assert info[name] == pytest.approx(value, rel=1e-12)
@@ -89,24 +104,32 @@ def test_rewards_and_observations_match_a_hand_computation(env_id):
             assert terminated == (not 0.2 <= data.qpos[2] <= 1.0)
             contact_force += np.abs(data.cfrc_ext).sum()
         np.testing.assert_allclose(obs, expected_obs.astype(np.float32))
-    assert "Cheetah" in env_id or contact_force > 0  # the ant lands: contact forces are computed
+    assert "Cheetah" in env_id or contact_force > 0  # the ant stands: contact forces are computed
 
 
-def test_ant_model_has_the_physics_of_the_papers_rllab_ant():
+def test_ant_model_has_the_physics_and_start_of_the_papers_rllab_ant():
     # rllab's vendor/mujoco_models/ant.xml: <option timestep="0.02" integrator="RK4"/>, geoms
     # (the floor too) with solref=".02 1" solimp=".8 .8 .01"; rllab stepped it once per control
-    # step.
-    env = gym.make("metarl/AntVel-v1").unwrapped
+    # step, and its MujocoEnv started from the model's init_qpos numeric with N(0, 0.01²) noise.
+    env = gym.make("metarl/AntVel-v2").unwrapped
     model = env.model
     assert model.opt.timestep == 0.02 and model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4
     assert env.frame_skip == 1 and env.dt == pytest.approx(0.02)
     np.testing.assert_allclose(model.geom_solimp[:, :3], [[0.8, 0.8, 0.01]] * model.ngeom)
     np.testing.assert_allclose(model.geom_solref, [[0.02, 1.0]] * model.ngeom)
+    rllab_init_qpos = [0, 0, 0.55, 1, 0, 0, 0, 0, 1, 0, -1, 0, -1, 0, 1]
+    np.testing.assert_array_equal(env.init_qpos, rllab_init_qpos)
+    np.testing.assert_array_equal(env.init_qvel, np.zeros(model.nv))
+    assert env.reset_noise == "rllab"
+    # The start pose is inside every joint's range (qpos0, gymnasium's start, is not).
+    hinges = model.jnt_qposadr[1:]
+    lo, hi = model.jnt_range[1:].T
+    assert ((env.init_qpos[hinges] > lo) & (env.init_qpos[hinges] < hi)).all()
 
 
 def test_ant_terminates_when_the_torso_leaves_the_healthy_range():
-    env = gym.make("metarl/AntDir-v1", healthy_z_range=(0.2, 0.5)).unwrapped
-    env.reset(seed=0)  # the torso starts at z = 0.75 +- 0.1
+    env = gym.make("metarl/AntDir-v2", healthy_z_range=(0.2, 0.5)).unwrapped
+    env.reset(seed=0)  # the torso starts at z = 0.55 +- 0.01 N(0, 1)
     *_, terminated, truncated, _ = env.step(np.zeros(8))
     assert terminated and not truncated
 
@@ -177,7 +200,7 @@ def test_set_task_changes_only_the_reward(env_id):
         assert a[4]["reward_forward"] != b[4]["reward_forward"]
 
 
-@pytest.mark.parametrize("env_id", ["metarl/HalfCheetahVel-v0", "metarl/AntDir-v1"])
+@pytest.mark.parametrize("env_id", ["metarl/HalfCheetahVel-v0", "metarl/AntDir-v2"])
 def test_sampler_collects_episodes_that_replay_in_the_single_env(env_id):
     torch.manual_seed(0)
     env = gym.make(env_id).unwrapped
@@ -217,7 +240,7 @@ def test_planar_center_of_mass_equals_mujocos_subtree_com():
         expected.append(data.subtree_com[1].copy())
     np.testing.assert_allclose(PlanarCenterOfMass(model)(qpos), expected, rtol=0, atol=1e-12)
 
-    ant = gym.make("metarl/AntVel-v1").unwrapped
+    ant = gym.make("metarl/AntVel-v2").unwrapped
     with pytest.raises(ValueError, match="x-z plane|unrotated"):
         PlanarCenterOfMass(ant.model)
 
@@ -232,11 +255,14 @@ def test_reset_noise_follows_gymnasium_or_rllab(env_id):
         qvel = np.stack([v for _, v in states]) - env.init_qvel
         return qpos, qvel
 
-    qpos, qvel = starts()  # gymnasium: qpos + U(-0.1, 0.1), qvel + 0.1 N(0, 1)
+    qpos, qvel = starts(reset_noise="gymnasium")  # qpos + U(-0.1, 0.1), qvel + 0.1 N(0, 1)
     assert np.abs(qpos).max() <= 0.1 and np.abs(qpos).max() > 0.099
     assert qpos.std() == pytest.approx(0.1 / np.sqrt(3), rel=0.05)
     assert qvel.std() == pytest.approx(0.1, rel=0.05)
-    qpos, qvel = starts(reset_noise="rllab")  # rllab's MujocoEnv: 0.01 N(0, 1) and 0.1 N(0, 1)
+    # rllab's MujocoEnv: 0.01 N(0, 1) and 0.1 N(0, 1), the Ant's default.
+    default = "gymnasium" if "Cheetah" in env_id else "rllab"
+    assert gym.make(env_id).unwrapped.reset_noise == default
+    qpos, qvel = starts(reset_noise="rllab")
     assert qpos.std() == pytest.approx(0.01, rel=0.05) and np.abs(qpos).max() > 0.03
     assert qvel.std() == pytest.approx(0.1, rel=0.05)
     with pytest.raises(ValueError, match="reset_noise must be 'gymnasium' or 'rllab', got 'x'"):
