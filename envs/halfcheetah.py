@@ -63,7 +63,7 @@ class HalfCheetahEnv(MujocoTaskEnv):
     """
 
     xml_file = "half_cheetah.xml"
-    # The vector env skips the position stage: its centre of mass comes from qpos (PlanarCenterOfMass).
+    # The vector env skips the position stage: its centre of mass comes from PlanarCenterOfMass.
     stage = mujoco.mjtStage.mjSTAGE_NONE
 
     def __init__(self, ctrl_cost_weight: float = 0.05, **kwargs):

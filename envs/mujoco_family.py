@@ -63,12 +63,13 @@ def stack_tasks(tasks: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
 class MujocoTaskEnv(MujocoEnv):
     """Base of a MuJoCo task family (see the module docstring for what a subclass supplies).
 
-    Episodes start at the model's ``"init"`` keyframe (else ``qpos0`` at rest) plus noise: Gaussian
-    noise of standard deviation ``s = reset_noise_scale`` on the velocities, drawn from ``self.np_random``; the
-    position noise is uniform in ``[-s, s]`` with ``reset_noise="gymnasium"`` (gymnasium's MuJoCo
-    envs) and Gaussian of standard deviation ``s / 10`` with ``reset_noise="rllab"`` (the rllab
-    envs of the MAML paper: 0.01 and 0.1 at the default ``s``). A control step holds the action as
-    ``ctrl`` for ``frame_skip`` physics steps, so ``dt = frame_skip * timestep``.
+    Episodes start at the model's ``"init"`` keyframe (else ``qpos0`` at rest) plus noise drawn
+    from ``self.np_random``: Gaussian of standard deviation ``s = reset_noise_scale`` on the
+    velocities; on the positions uniform in ``[-s, s]`` with ``reset_noise="gymnasium"``
+    (gymnasium's MuJoCo envs) and Gaussian of standard deviation ``s / 10`` with
+    ``reset_noise="rllab"`` (the rllab envs of the MAML paper: 0.01 and 0.1 at the default ``s``).
+    A control step holds the action as ``ctrl`` for ``frame_skip`` physics steps, so
+    ``dt = frame_skip * timestep``.
 
     Constructor arguments (shared by every family): ``frame_skip=5``, ``reset_noise_scale=0.1``,
     ``reset_noise="gymnasium"``,

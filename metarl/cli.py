@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         "--baseline",
         choices=EVAL_BASELINES,
         help="the adaptation steps' baseline: own = each step's own fit (default: eval.baseline); "
-        "rllab = the authors' test scripts (0 for the first step, then the previous step's fit)",
+        "rllab = upstream rllab's predict-then-fit order (0 for the first step, then the "
+        "previous step's fit)",
     )
 
     watch = sub.add_parser(

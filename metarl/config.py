@@ -41,9 +41,10 @@ class ReturnsConfig:
     normalize_advantages: bool = True
     bootstrap_truncated: bool = True  # value of the next state at a time limit, not 0
     baseline_ridge: float = 1e-5
-    # Whose fit predicts task n's baseline: "own" (task n's episodes) or "previous_task"
-    # (task n-1's; task 0 takes the last task's), as the authors' rllab sampler does: it
-    # predicts each batch with the coefficients fitted on the batch processed before it.
+    # Whose fit predicts task n's baseline: "own" (task n's episodes, as the authors' maml_rl
+    # sampler: it fits a batch, then predicts it) or "previous_task" (task n-1's; task 0 takes
+    # the last task's), as upstream rllab's sampler: it predicts a batch with the coefficients
+    # fitted on the batch processed before it, then fits.
     baseline_fit: str = "own"
 
 
@@ -95,9 +96,10 @@ class EvalConfig:
     steps: int = 3  # gradient steps; α for the first, α/2 after
     episodes: int = 40  # per task per step
     seed: int = 1  # seed of the held-out task stream (independent of training)
-    # The baseline of the adaptation steps: "own" (each step's own fit, as in training) or
-    # "rllab" (the authors' test scripts: a fresh baseline per task predicts 0 for the first
-    # step, and each later step predicts with the fit on the step before's episodes).
+    # The baseline of the adaptation steps: "own" (each step's own fit, as in training and as
+    # the authors' test scripts with their maml_rl sampler) or "rllab" (those scripts run on
+    # upstream rllab's predict-then-fit sampler: a fresh baseline per task predicts 0 for the
+    # first step, and each later step predicts with the fit on the step before's episodes).
     baseline: str = "own"
 
 

@@ -159,9 +159,9 @@ def compute_advantages(
     of ``last_obs`` at time ``length`` when ``bootstrap_truncated``; terminated ones with 0.
     ``normalize`` standardises advantages within each task (mean 0, std 1 over valid steps).
     ``baseline_fit="previous_task"`` predicts task ``n``'s values with task ``n-1``'s
-    coefficients (task 0 with the last task's), rllab's order of predict-then-fit; the default
-    ``"own"`` uses each task's own fit. ``coef`` ``[N, F]``, when given, is used instead of
-    any fit on these episodes.
+    coefficients (task 0 with the last task's), upstream rllab's order of predict-then-fit; the
+    default ``"own"`` uses each task's own fit (the authors' maml_rl fits, then predicts).
+    ``coef`` ``[N, F]``, when given, is used instead of any fit on these episodes.
     """
     T, B = episodes.rewards.shape
     mask = episodes.mask
