@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import metarl
-from metarl.config import EVAL_BASELINES
+from metarl.config import EVAL_BASELINES, EVAL_BATCHES
 from metarl.evaluate import held_out_returns
 
 
@@ -27,6 +27,7 @@ def score(run_dir: Path, name: str, seed: int, ev: metarl.config.EvalConfig):
     """Mean and standard error over ``ev.tasks`` held-out tasks after 0..steps gradient steps."""
     learner = metarl.load_learner(run_dir, name)
     learner.config.eval.baseline = ev.baseline
+    learner.config.eval.batch = ev.batch
     return held_out_returns(learner, ev.tasks, ev.steps, ev.episodes, seed)
 
 
@@ -46,11 +47,15 @@ def main() -> None:
     parser.add_argument(
         "--baseline", choices=EVAL_BASELINES, help="the steps' baseline (default: eval.baseline)"
     )
+    parser.add_argument(
+        "--batch", choices=EVAL_BATCHES, help="each step's batch (default: eval.batch)"
+    )
     parser.add_argument("--output", default="checkpoint_selection.json", help="in RUN_DIR")
     args = parser.parse_args()
 
     config = metarl.load_config(args.run_dir / "config.yaml").eval
     config.baseline = args.baseline or config.baseline
+    config.batch = args.batch or config.batch
     test_seed = config.seed if args.test_seed is None else args.test_seed
     if test_seed == args.validation_seed:
         parser.error("--validation-seed must differ from the test seed")
@@ -68,6 +73,7 @@ def main() -> None:
     report = {
         "validation_seed": args.validation_seed,
         "baseline": config.baseline,
+        "batch": config.batch,
         "select_steps": args.select_steps,
         "validation": rows,
         "chosen": best,

@@ -12,6 +12,7 @@ from pathlib import Path
 from metarl.checkpoint import CheckpointError
 from metarl.config import (
     EVAL_BASELINES,
+    EVAL_BATCHES,
     RESUMABLE,
     ConfigError,
     load_config,
@@ -56,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         help="the adaptation steps' baseline: own = each step's own fit (default: eval.baseline); "
         "rllab = upstream rllab's predict-then-fit order (0 for the first step, then the "
         "previous step's fit)",
+    )
+    ev.add_argument(
+        "--batch",
+        choices=EVAL_BATCHES,
+        help="each step's batch: episodes = exactly --episodes per task (default: eval.batch); "
+        "samples = the authors' rllab sampler (--episodes x horizon steps, ended episodes "
+        "followed by the next)",
     )
 
     watch = sub.add_parser(
@@ -144,6 +152,7 @@ def _evaluate(args) -> None:
         args.seed,
         args.checkpoint,
         args.baseline,
+        args.batch,
     )
     print(json.dumps(report))
     print(f"written to {Path(args.run_dir) / 'evaluation.json'}")

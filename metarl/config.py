@@ -101,9 +101,15 @@ class EvalConfig:
     # upstream rllab's predict-then-fit sampler: a fresh baseline per task predicts 0 for the
     # first step, and each later step predicts with the fit on the step before's episodes).
     baseline: str = "own"
+    # Each step's batch: "episodes" (exactly `episodes` per task) or "samples" (the authors'
+    # rllab sampler: `episodes` envs per task in lockstep, an ended episode followed by the
+    # next, until the ended ones hold episodes x horizon steps; episodes that end early, e.g. at
+    # the goal, then weigh more in the step and in the mean return).
+    batch: str = "episodes"
 
 
 EVAL_BASELINES = ("own", "rllab")  # the values of eval.baseline (also the CLIs' --baseline)
+EVAL_BATCHES = ("episodes", "samples")  # the values of eval.batch (also the CLIs' --batch)
 
 # What a resumed run may change: how it runs, not what it learns (with `iterations`, its length).
 RESUMABLE = ("threads", "checkpoint_every", "keep_checkpoints")
@@ -197,6 +203,7 @@ _RANGES = [
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),
     ("eval.baseline", lambda c: c.eval.baseline in EVAL_BASELINES, " or ".join(EVAL_BASELINES)),
+    ("eval.batch", lambda c: c.eval.batch in EVAL_BATCHES, " or ".join(EVAL_BATCHES)),
 ]
 
 

@@ -81,9 +81,77 @@ class Episodes:
 
     def task_returns(self, rewards: torch.Tensor | None = None) -> torch.Tensor:
         """``[N]`` mean undiscounted episode return of each task, of ``rewards`` ``[T, B]``
-        (default: ``self.rewards``; e.g. a family's true reward from ``info``)."""
+        (default: ``self.rewards``; e.g. a family's true reward from ``info``). Empty episodes
+        (no step, e.g. :func:`pack`'s padding) are left out."""
         returns = self.returns if rewards is None else rewards.sum(0)
-        return returns.reshape(self.num_tasks, -1).mean(1)
+        counted = (self.lengths > 0).float().reshape(self.num_tasks, -1)
+        total = (returns.reshape(self.num_tasks, -1) * counted).sum(1)
+        return total / counted.sum(1).clamp(min=1)
+
+
+def budget_selection(lengths: torch.Tensor, budget: int) -> torch.Tensor | None:
+    """Which episodes a sample-budget sampler keeps, as rllab's ``VectorizedSampler`` (the MAML
+    authors' test scripts) collects a batch of ``budget`` steps per task.
+
+    ``S`` envs per task step in lockstep; an env whose episode ended starts its next one, and
+    collection stops after the first step at which the ended episodes hold ``>= budget`` steps.
+    Every ended episode is kept, so episodes that end early (e.g. at the goal) come more often
+    than in a batch of ``S`` episodes. ``lengths`` ``[N, S, R]``: the length of env ``s``'s
+    ``r``-th episode on task ``n``, which ends at step ``lengths[n, s, :r + 1].sum()``. Returns
+    ``keep`` ``[N, S, R]`` bool, or ``None`` while ``R`` episodes per env do not settle every
+    task (an env whose ``R`` episodes all end before the stop could end another in time).
+    """
+    ends = lengths.cumsum(-1)
+    keep = torch.zeros(lengths.shape, dtype=torch.bool)
+    for n in range(lengths.shape[0]):
+        end, length = ends[n].flatten(), lengths[n].flatten()
+        order = torch.argsort(end, stable=True)
+        reached = torch.nonzero(length[order].cumsum(0) >= budget)
+        if len(reached) == 0:
+            return None
+        stop = end[order][reached[0, 0]]
+        if (ends[n, :, -1] < stop).any():
+            return None
+        keep[n] = ends[n] <= stop
+    return keep
+
+
+def pack(rounds: Sequence[Episodes], keep: torch.Tensor) -> Episodes:
+    """The episodes ``keep`` ``[N, S, R]`` marks in ``rounds`` (``R`` batches of ``S`` episodes per
+    task), each task's side by side: ``E`` = the largest count per task, a task with fewer
+    padded with empty episodes (mask 0), which every mean over episodes or steps leaves out."""
+    n, s, r = keep.shape
+    counts = keep.reshape(n, -1).sum(1)
+    e = int(counts.max())
+    cols, real = [], []
+    for task in range(n):
+        # Round j's episode i of this task is column j * n * s + task * s + i of the rounds.
+        picks = [j * n * s + task * s + i for j in range(r) for i in range(s) if keep[task, i, j]]
+        cols += picks + picks[:1] * (e - len(picks))
+        real += [True] * len(picks) + [False] * (e - len(picks))
+    cols, real = torch.tensor(cols), torch.tensor(real)
+
+    def cat(name: str) -> torch.Tensor:
+        return torch.cat([getattr(eps, name) for eps in rounds], dim=1)[:, cols]
+
+    def live(x: torch.Tensor) -> torch.Tensor:
+        return x * real.reshape(len(real), *[1] * (x.dim() - 2)).to(x.dtype)
+
+    nonfinite = [eps.nonfinite for eps in rounds]
+    return Episodes(
+        obs=cat("obs"),
+        actions=cat("actions"),
+        rewards=live(cat("rewards")),
+        mask=live(cat("mask")),
+        last_obs=torch.cat([eps.last_obs for eps in rounds])[cols],
+        terminated=torch.cat([eps.terminated for eps in rounds])[cols] | ~real,
+        num_tasks=n,
+        nonfinite=None if None in nonfinite else torch.cat(nonfinite)[cols] & real,
+        info={
+            key: live(torch.cat([eps.info[key] for eps in rounds], dim=1)[:, cols])
+            for key in rounds[0].info
+        },
+    )
 
 
 def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:

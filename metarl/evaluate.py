@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from metarl.adaptation import adapt_detached
-from metarl.episodes import Episodes, fit_baseline
+from metarl.episodes import Episodes, budget_selection, fit_baseline, pack
 from metarl.policy import Params
 from metarl.trainer import (
     Learner,
@@ -41,6 +41,23 @@ def step_scale(k: int) -> float:
     return 1.0 if k == 0 else 0.5
 
 
+def collect_batch(learner: Learner, params: Params, tasks: list[dict], episodes: int) -> Episodes:
+    """One adaptation step's batch of ``episodes`` per task, or with ``eval.batch = "samples"``
+    ``episodes`` x horizon steps per task collected as rllab's sampler does
+    (:func:`~metarl.episodes.budget_selection`), from rounds of ``episodes`` per task."""
+    if learner.config.eval.batch == "episodes":
+        return collect(learner, params, tasks, episodes)
+    rounds: list[Episodes] = []
+    keep = None
+    while keep is None:
+        if len(rounds) == 1000:
+            raise RuntimeError("eval.batch = samples: 1000 rounds did not fill the sample budget")
+        rounds.append(collect(learner, params, tasks, episodes))
+        lengths = torch.stack([eps.lengths.reshape(len(tasks), episodes) for eps in rounds], -1)
+        keep = budget_selection(lengths, episodes * learner.sampler.horizon)
+    return with_advantages(learner, pack(rounds, keep))
+
+
 def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: int) -> Adaptation:
     """Roll out, take a gradient step, roll out again, ``steps`` times; nothing is learned.
 
@@ -51,7 +68,7 @@ def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: in
     result = Adaptation(tasks, [params], [], np.zeros((steps + 1, len(tasks))))
     returns_cfg, previous_fit = learner.config.returns, None
     for k in range(steps + 1):
-        eps = collect(learner, params, tasks, episodes)
+        eps = collect_batch(learner, params, tasks, episodes)
         result.episodes.append(eps)
         result.returns[k] = eps.task_returns(true_rewards(learner, eps)).numpy()
         if k < steps:
@@ -97,6 +114,7 @@ def evaluate(
     seed: int | None = None,
     checkpoint: str = "latest",
     baseline: str | None = None,
+    batch: str | None = None,
 ) -> dict:
     """Evaluate a run's checkpoint and write ``run_dir/evaluation.json``; returns its contents.
 
@@ -110,6 +128,7 @@ def evaluate(
     episodes = cfg.episodes if episodes is None else episodes
     seed = cfg.seed if seed is None else seed
     cfg.baseline = cfg.baseline if baseline is None else baseline
+    cfg.batch = cfg.batch if batch is None else batch
     mean, stderr = held_out_returns(learner, tasks, steps, episodes, seed)
     report = {
         "family": learner.config.env,
@@ -122,6 +141,7 @@ def evaluate(
         "episodes_per_step": episodes,
         "seed": seed,
         "baseline": cfg.baseline,
+        "batch": cfg.batch,
         "checkpoint": checkpoint,
         "iteration": learner.iteration,
     }

@@ -3,7 +3,14 @@
 import torch
 
 from metarl import baseline
-from metarl.episodes import Episodes, compute_advantages, discounted_returns, gae
+from metarl.episodes import (
+    Episodes,
+    budget_selection,
+    compute_advantages,
+    discounted_returns,
+    gae,
+    pack,
+)
 
 
 def test_gae_against_a_hand_computed_example_with_truncation():
@@ -122,3 +129,56 @@ def test_select_tasks_keeps_each_tasks_columns():
     torch.testing.assert_close(sub.obs, eps.obs[:, 3:])
     torch.testing.assert_close(sub.advantages, eps.advantages[:, 3:])
     torch.testing.assert_close(sub.last_obs, eps.last_obs[3:])
+
+
+def lockstep_sampler(lengths: torch.Tensor, budget: int) -> set[tuple[int, int]]:
+    """rllab's VectorizedSampler for one task, step by step: env ``s`` runs its episodes
+    ``lengths[s]`` back to back; after each step the ended episodes are counted, and the loop stops
+    once they hold >= ``budget`` steps. Returns the kept ``(env, episode)`` pairs."""
+    kept, collected, t = set(), 0, 0
+    while collected < budget:
+        t += 1
+        for s, row in enumerate(lengths.tolist()):
+            ends = torch.tensor(row).cumsum(0).tolist()
+            for r, end in enumerate(ends):
+                if end == t:
+                    kept.add((s, r))
+                    collected += int(row[r])
+    return kept
+
+
+def test_budget_selection_keeps_what_a_lockstep_sampler_ends():
+    gen = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 11, (3, 4, 12), generator=gen).float()  # [N, S, R], T = 10
+    lengths[1] = 10.0  # nothing ends early: exactly the first episode of every env
+    keep = budget_selection(lengths, budget=4 * 10)
+    assert keep is not None
+    for n in range(3):
+        expected = lockstep_sampler(lengths[n], 40)
+        assert {tuple(i) for i in keep[n].nonzero().tolist()} == expected
+    assert keep[1, :, 0].all() and not keep[1, :, 1:].any()
+    assert keep[0].sum() > 4  # short episodes: more than one per env
+    # Two rounds cannot settle a budget that short episodes reach only later.
+    assert budget_selection(lengths[:, :, :2], budget=4 * 10) is None
+
+
+def test_pack_pads_tasks_with_empty_episodes_that_means_leave_out():
+    rounds = [_episodes(torch.zeros(6, dtype=torch.bool)) for _ in range(2)]  # 2 tasks x 3
+    rounds[1].rewards = rounds[1].rewards + 1.0 * rounds[1].mask
+    keep = torch.zeros(2, 3, 2, dtype=torch.bool)
+    keep[0, :, 0] = True  # task 0: round 0's three episodes
+    keep[1, 0, :] = True  # task 1: env 0's episode from each round, padded to 3
+    keep[1, 2, 1] = True
+    packed = pack(rounds, keep)
+    assert packed.num_tasks == 2 and packed.episodes_per_task == 3
+    torch.testing.assert_close(packed.obs[:, :3], rounds[0].obs[:, :3])
+    torch.testing.assert_close(packed.obs[:, 3], rounds[0].obs[:, 3])
+    torch.testing.assert_close(packed.rewards[:, 4], rounds[1].rewards[:, 3])
+    torch.testing.assert_close(packed.rewards[:, 5], rounds[1].rewards[:, 5])
+    keep[1, 2, 1] = False
+    packed = pack(rounds, keep)
+    assert packed.lengths[5] == 0 and packed.terminated[5] and packed.rewards[:, 5].abs().sum() == 0
+    task_1 = (rounds[0].returns[3] + rounds[1].returns[3]) / 2  # the padding left out
+    torch.testing.assert_close(
+        packed.task_returns(), torch.stack([rounds[0].returns[:3].mean(), task_1])
+    )

@@ -77,3 +77,39 @@ def test_adaptation_steps_use_the_protocols_baseline(protocol):
         )
         for name, value in params.items():
             torch.testing.assert_close(result.params[k + 1][name], value, atol=1e-5, rtol=1e-4)
+
+
+def test_sample_budget_batches_equal_episode_batches_when_no_episode_ends_early():
+    # A goal 10 away cannot be reached in 4 steps of at most 0.1: every episode runs to the limit,
+    # so the budget (episodes x horizon) is reached by the first episode of each env.
+    def adapt(batch):
+        config = metarl.load_config(
+            None,
+            ["episodes=4", "horizon=4", "policy.hidden=[8]", "threads=1", f"eval.batch={batch}"],
+        )
+        learner = metarl.make_learner(config)
+        reseed(learner, 3)
+        return adapt_to_tasks(learner, [{"goal": [10.0, 10.0]}] * 2, steps=2, episodes=4)
+
+    by_episodes, by_samples = adapt("episodes"), adapt("samples")
+    for k in range(3):
+        torch.testing.assert_close(by_samples.episodes[k].obs, by_episodes.episodes[k].obs)
+        for name, value in by_episodes.params[k].items():
+            torch.testing.assert_close(by_samples.params[k][name], value)
+    assert (by_samples.returns == by_episodes.returns).all()
+
+
+def test_sample_budget_batches_hold_more_episodes_when_episodes_end_at_the_goal():
+    config = metarl.load_config(
+        None, ["episodes=4", "horizon=10", "policy.hidden=[8]", "threads=1", "eval.batch=samples"]
+    )
+    learner = metarl.make_learner(config)
+    # A policy that stands still, started on its goal: every episode ends after one step, so
+    # each env runs 10 of them before the budget of 4 episodes x 10 steps is reached.
+    learner.params = {
+        k: torch.full_like(v, -30.0 if k == "log_std" else 0.0) for k, v in learner.params.items()
+    }
+    reseed(learner, 3)
+    result = adapt_to_tasks(learner, [{"goal": [0.0, 0.0]}], steps=0, episodes=4)
+    eps = result.episodes[0]
+    assert eps.episodes_per_task == 40 and (eps.lengths == 1).all() and eps.terminated.all()
