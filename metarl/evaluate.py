@@ -21,6 +21,7 @@ from metarl.trainer import (
     collect,
     for_inner,
     load_learner,
+    rollout,
     true_rewards,
     with_advantages,
 )
@@ -52,7 +53,7 @@ def collect_batch(learner: Learner, params: Params, tasks: list[dict], episodes:
     while keep is None:
         if len(rounds) == 1000:
             raise RuntimeError("eval.batch = samples: 1000 rounds did not fill the sample budget")
-        rounds.append(collect(learner, params, tasks, episodes))
+        rounds.append(rollout(learner, params, tasks, episodes))  # advantages: after packing
         lengths = torch.stack([eps.lengths.reshape(len(tasks), episodes) for eps in rounds], -1)
         keep = budget_selection(lengths, episodes * learner.sampler.horizon)
     return with_advantages(learner, pack(rounds, keep))

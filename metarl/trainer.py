@@ -203,12 +203,17 @@ def _timed(times: dict, key: str):
     times[key] = times.get(key, 0.0) + time.perf_counter() - start
 
 
-def collect(learner: Learner, params: Params, tasks: list[dict], episodes: int) -> Episodes:
-    """Roll out ``params`` on ``tasks`` and attach advantages (baseline fit + GAE)."""
+def rollout(learner: Learner, params: Params, tasks: list[dict], episodes: int) -> Episodes:
+    """Roll out ``params`` on ``tasks``, ``episodes`` each, from the learner's seed streams."""
     seeds = learner.rng.integers(0, 2**31 - 1, size=len(tasks) * episodes)
     eps = learner.sampler.sample(learner.policy, params, tasks, episodes, seeds, learner.generator)
     learner.env_steps += int(eps.mask.sum().item())
-    return with_advantages(learner, eps)
+    return eps
+
+
+def collect(learner: Learner, params: Params, tasks: list[dict], episodes: int) -> Episodes:
+    """Roll out ``params`` on ``tasks`` and attach advantages (baseline fit + GAE)."""
+    return with_advantages(learner, rollout(learner, params, tasks, episodes))
 
 
 def for_inner(learner: Learner, episodes: Episodes, aux: Params | None = None) -> Episodes:
