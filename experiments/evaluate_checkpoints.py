@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import metarl
-from metarl.config import EVAL_BASELINES, EVAL_BATCHES
+from metarl.config import BATCHES, EVAL_BASELINES
 from metarl.evaluate import held_out_returns
 
 
@@ -47,9 +47,7 @@ def main() -> None:
     parser.add_argument(
         "--baseline", choices=EVAL_BASELINES, help="the steps' baseline (default: eval.baseline)"
     )
-    parser.add_argument(
-        "--batch", choices=EVAL_BATCHES, help="each step's batch (default: eval.batch)"
-    )
+    parser.add_argument("--batch", choices=BATCHES, help="each step's batch (default: eval.batch)")
     parser.add_argument("--output", default="checkpoint_selection.json", help="in RUN_DIR")
     args = parser.parse_args()
 

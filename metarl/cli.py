@@ -11,8 +11,8 @@ from pathlib import Path
 
 from metarl.checkpoint import CheckpointError
 from metarl.config import (
+    BATCHES,
     EVAL_BASELINES,
-    EVAL_BATCHES,
     RESUMABLE,
     ConfigError,
     load_config,
@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument(
         "--batch",
-        choices=EVAL_BATCHES,
+        choices=BATCHES,
         help="each step's batch: episodes = exactly --episodes per task (default: eval.batch); "
         "samples = the authors' rllab sampler (--episodes x horizon steps, ended episodes "
         "followed by the next)",

@@ -109,7 +109,7 @@ class EvalConfig:
 
 
 EVAL_BASELINES = ("own", "rllab")  # the values of eval.baseline (also the CLIs' --baseline)
-EVAL_BATCHES = ("episodes", "samples")  # the values of eval.batch (also the CLIs' --batch)
+BATCHES = ("episodes", "samples")  # the values of batch and eval.batch (the CLIs' --batch)
 
 # What a resumed run may change: how it runs, not what it learns (with `iterations`, its length).
 RESUMABLE = ("threads", "checkpoint_every", "keep_checkpoints")
@@ -123,6 +123,10 @@ class Config:
     iterations: int = 500  # meta-iterations
     meta_batch: int = 20  # tasks per meta-iteration
     episodes: int = 20  # per task, for each inner step and for the post-adaptation batch
+    # Each training batch: "episodes" (exactly `episodes` per task) or "samples" (the authors'
+    # rllab training sampler: one env per task, an ended episode followed by the next, all
+    # tasks stopped together once the ended ones hold meta_batch x episodes x horizon steps).
+    batch: str = "episodes"
     horizon: int | None = None  # None: the env's registered max_episode_steps
     threads: int | None = None  # torch intra-op threads; None: torch's default
     checkpoint_every: int = 10  # meta-iterations between checkpoints
@@ -144,6 +148,7 @@ _RANGES = [
     ("iterations", lambda c: c.iterations >= 1, ">= 1"),
     ("meta_batch", lambda c: c.meta_batch >= 1, ">= 1"),
     ("episodes", lambda c: c.episodes >= 1, ">= 1"),
+    ("batch", lambda c: c.batch in BATCHES, " or ".join(BATCHES)),
     ("horizon", lambda c: c.horizon is None or c.horizon >= 1, ">= 1 or null"),
     ("threads", lambda c: c.threads is None or c.threads >= 1, ">= 1 or null"),
     ("checkpoint_every", lambda c: c.checkpoint_every >= 1, ">= 1"),
@@ -203,7 +208,7 @@ _RANGES = [
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),
     ("eval.baseline", lambda c: c.eval.baseline in EVAL_BASELINES, " or ".join(EVAL_BASELINES)),
-    ("eval.batch", lambda c: c.eval.batch in EVAL_BATCHES, " or ".join(EVAL_BATCHES)),
+    ("eval.batch", lambda c: c.eval.batch in BATCHES, " or ".join(BATCHES)),
 ]
 
 

@@ -89,30 +89,35 @@ class Episodes:
         return total / counted.sum(1).clamp(min=1)
 
 
-def budget_selection(lengths: torch.Tensor, budget: int) -> torch.Tensor | None:
-    """Which episodes a sample-budget sampler keeps, as rllab's ``VectorizedSampler`` (the MAML
-    authors' test scripts) collects a batch of ``budget`` steps per task.
+def budget_selection(
+    lengths: torch.Tensor, budget: int, pooled: bool = False
+) -> torch.Tensor | None:
+    """Which episodes a sample-budget sampler keeps, as rllab's ``VectorizedSampler`` collects a
+    batch of ``budget`` steps per task.
 
     ``S`` envs per task step in lockstep; an env whose episode ended starts its next one, and
-    collection stops after the first step at which the ended episodes hold ``>= budget`` steps.
-    Every ended episode is kept, so episodes that end early (e.g. at the goal) come more often
-    than in a batch of ``S`` episodes. ``lengths`` ``[N, S, R]``: the length of env ``s``'s
-    ``r``-th episode on task ``n``, which ends at step ``lengths[n, s, :r + 1].sum()``. Returns
-    ``keep`` ``[N, S, R]`` bool, or ``None`` while ``R`` episodes per env do not settle every
-    task (an env whose ``R`` episodes all end before the stop could end another in time).
+    collection stops after the first step at which the ended episodes hold ``>= budget`` steps,
+    per task (the authors' test scripts: one task at a time), or with ``pooled`` ``>= N * budget``
+    over all ``N`` tasks, which then stop together (their training: all tasks' envs in one
+    sampler). Every ended episode is kept, so episodes that end early (e.g. at the goal) come
+    more often than in a batch of ``S`` episodes. ``lengths`` ``[N, S, R]``: the length of env
+    ``s``'s ``r``-th episode on task ``n``, which ends at step ``lengths[n, s, :r + 1].sum()``.
+    Returns ``keep`` ``[N, S, R]`` bool, or ``None`` while ``R`` episodes per env do not settle
+    every task (an env whose ``R`` episodes all end before the stop could end another in time).
     """
     ends = lengths.cumsum(-1)
     keep = torch.zeros(lengths.shape, dtype=torch.bool)
-    for n in range(lengths.shape[0]):
-        end, length = ends[n].flatten(), lengths[n].flatten()
+    groups = [list(range(len(lengths)))] if pooled else [[n] for n in range(len(lengths))]
+    for group in groups:
+        end, length = ends[group].flatten(), lengths[group].flatten()
         order = torch.argsort(end, stable=True)
-        reached = torch.nonzero(length[order].cumsum(0) >= budget)
+        reached = torch.nonzero(length[order].cumsum(0) >= budget * len(group))
         if len(reached) == 0:
             return None
         stop = end[order][reached[0, 0]]
-        if (ends[n, :, -1] < stop).any():
+        if (ends[group, :, -1] < stop).any():
             return None
-        keep[n] = ends[n] <= stop
+        keep[group] = ends[group] <= stop
     return keep
 
 

@@ -14,14 +14,13 @@ import numpy as np
 import torch
 
 from metarl.adaptation import adapt_detached
-from metarl.episodes import Episodes, budget_selection, fit_baseline, pack
+from metarl.episodes import Episodes, fit_baseline
 from metarl.policy import Params
 from metarl.trainer import (
     Learner,
     collect,
     for_inner,
     load_learner,
-    rollout,
     true_rewards,
     with_advantages,
 )
@@ -42,23 +41,6 @@ def step_scale(k: int) -> float:
     return 1.0 if k == 0 else 0.5
 
 
-def collect_batch(learner: Learner, params: Params, tasks: list[dict], episodes: int) -> Episodes:
-    """One adaptation step's batch of ``episodes`` per task, or with ``eval.batch = "samples"``
-    ``episodes`` x horizon steps per task collected as rllab's sampler does
-    (:func:`~metarl.episodes.budget_selection`), from rounds of ``episodes`` per task."""
-    if learner.config.eval.batch == "episodes":
-        return collect(learner, params, tasks, episodes)
-    rounds: list[Episodes] = []
-    keep = None
-    while keep is None:
-        if len(rounds) == 1000:
-            raise RuntimeError("eval.batch = samples: 1000 rounds did not fill the sample budget")
-        rounds.append(rollout(learner, params, tasks, episodes))  # advantages: after packing
-        lengths = torch.stack([eps.lengths.reshape(len(tasks), episodes) for eps in rounds], -1)
-        keep = budget_selection(lengths, episodes * learner.sampler.horizon)
-    return with_advantages(learner, pack(rounds, keep))
-
-
 def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: int) -> Adaptation:
     """Roll out, take a gradient step, roll out again, ``steps`` times; nothing is learned.
 
@@ -68,8 +50,9 @@ def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: in
     params = {k: v.detach() for k, v in learner.params.items()}
     result = Adaptation(tasks, [params], [], np.zeros((steps + 1, len(tasks))))
     returns_cfg, previous_fit = learner.config.returns, None
+    budget = None if learner.config.eval.batch == "episodes" else "per_task"
     for k in range(steps + 1):
-        eps = collect_batch(learner, params, tasks, episodes)
+        eps = collect(learner, params, tasks, episodes, budget)
         result.episodes.append(eps)
         result.returns[k] = eps.task_returns(true_rewards(learner, eps)).numpy()
         if k < steps:

@@ -46,7 +46,7 @@ from metarl.config import (
     validate,
 )
 from metarl.curvature import kl_hessian_product
-from metarl.episodes import Episodes, compute_advantages
+from metarl.episodes import Episodes, budget_selection, compute_advantages, pack
 from metarl.objectives import surrogate_and_kl
 from metarl.policy import Gaussian, GaussianMLP, Params
 from metarl.sampler import Sampler
@@ -211,9 +211,44 @@ def rollout(learner: Learner, params: Params, tasks: list[dict], episodes: int) 
     return eps
 
 
-def collect(learner: Learner, params: Params, tasks: list[dict], episodes: int) -> Episodes:
-    """Roll out ``params`` on ``tasks`` and attach advantages (baseline fit + GAE)."""
-    return with_advantages(learner, rollout(learner, params, tasks, episodes))
+BUDGETS = (None, "per_task", "pooled")  # the batches `collect` can take, see there
+
+
+def collect(
+    learner: Learner,
+    params: Params,
+    tasks: list[dict],
+    episodes: int,
+    budget: str | None = None,
+) -> Episodes:
+    """Roll out ``params`` on ``tasks`` and attach advantages (baseline fit + GAE).
+
+    ``budget`` (one of ``BUDGETS``) sets the batch: ``None``, exactly ``episodes`` per task;
+    otherwise ``episodes`` x horizon steps per task as the authors' rllab ``VectorizedSampler``
+    collected them (:func:`~metarl.episodes.budget_selection`): ``"per_task"`` as their test
+    scripts (``episodes`` envs per task in lockstep, each task's own budget), ``"pooled"`` as
+    their training (one env per task running its episodes back to back, all tasks stopped
+    together once the ended episodes hold the budget summed over tasks). Episodes are i.i.d.
+    given the task, so each round of ``episodes`` per task serves as the next episodes of the
+    envs; the episodes a sampler would have cut off still count in ``learner.env_steps``.
+    """
+    if budget is None:
+        return with_advantages(learner, rollout(learner, params, tasks, episodes))
+    n, steps = len(tasks), episodes * learner.sampler.horizon
+    rounds: list[Episodes] = []
+    keep = None
+    while keep is None:
+        if len(rounds) == 1000:
+            raise RuntimeError(f"budget {budget}: 1000 rounds did not fill the sample budget")
+        rounds.append(rollout(learner, params, tasks, episodes))  # advantages: after packing
+        lengths = torch.stack([eps.lengths.reshape(n, episodes) for eps in rounds], -1)
+        if budget == "per_task":
+            keep = budget_selection(lengths, steps)
+        else:  # one env per task: round 0's episodes, then round 1's, ...
+            order = lengths.transpose(1, 2).reshape(n, 1, -1)
+            keep = budget_selection(order, steps, pooled=True)
+            keep = None if keep is None else keep.reshape(n, len(rounds), episodes).transpose(1, 2)
+    return with_advantages(learner, pack(rounds, keep))
 
 
 def for_inner(learner: Learner, episodes: Episodes, aux: Params | None = None) -> Episodes:
@@ -388,15 +423,16 @@ def meta_iteration(learner: Learner) -> dict[str, float]:
     tasks = learner.family.sample_tasks(cfg.meta_batch, learner.rng)
 
     params = {k: v.detach() for k, v in learner.params.items()}
+    budget = None if cfg.batch == "episodes" else "pooled"
     collected, train_episodes = [], []  # as sampled; as the inner loop learns from them
     for _ in range(cfg.inner.steps):
         with _timed(times, "sample"):
-            collected.append(collect(learner, params, tasks, cfg.episodes))
+            collected.append(collect(learner, params, tasks, cfg.episodes, budget))
         with _timed(times, "adapt"):
             train_episodes.append(for_inner(learner, collected[-1]))
             params = adapt_detached(learner.policy, params, learner.step_sizes, train_episodes[-1:])
     with _timed(times, "sample"):
-        valid = for_meta(learner, collect(learner, params, tasks, cfg.episodes))
+        valid = for_meta(learner, collect(learner, params, tasks, cfg.episodes, budget))
 
     with _timed(times, "meta"):
         aux_metrics = {}
@@ -408,8 +444,8 @@ def meta_iteration(learner: Learner) -> dict[str, float]:
     return {
         "iteration": learner.iteration,
         "env_steps": learner.env_steps,
-        "return_pre": true_rewards(learner, collected[0]).sum(0).mean().item(),
-        "return_post": valid.returns.mean().item(),
+        "return_pre": collected[0].task_returns(true_rewards(learner, collected[0])).mean().item(),
+        "return_post": valid.task_returns().mean().item(),
         "kl": stats.kl,
         "surrogate_before": stats.loss_before,
         "surrogate_after": stats.loss_after,

@@ -162,6 +162,23 @@ def test_budget_selection_keeps_what_a_lockstep_sampler_ends():
     assert budget_selection(lengths[:, :, :2], budget=4 * 10) is None
 
 
+def test_pooled_budget_selection_stops_all_tasks_together():
+    # The authors' training sampler: every task's envs in one lockstep loop, one budget in all.
+    gen = torch.Generator().manual_seed(1)
+    lengths = torch.randint(1, 11, (3, 1, 30), generator=gen).float()  # [N, S = 1, R]
+    lengths[2] = 10.0
+    keep = budget_selection(lengths, budget=5 * 10, pooled=True)
+    assert keep is not None
+    expected = lockstep_sampler(lengths.reshape(3, 30), 3 * 5 * 10)  # env n = task n
+    assert {(n, r) for n, _, r in keep.nonzero().tolist()} == expected
+    # One stop for all: a task's kept episodes end by it, its next one after it.
+    stop = max(lengths[n, 0, : int(keep[n, 0].sum())].sum() for n in range(3))
+    for n in range(3):
+        count = int(keep[n, 0].sum())
+        assert keep[n, 0, :count].all() and lengths[n, 0, : count + 1].sum() > stop
+    assert budget_selection(lengths[:, :, :5], budget=5 * 10, pooled=True) is None
+
+
 def test_pack_pads_tasks_with_empty_episodes_that_means_leave_out():
     rounds = [_episodes(torch.zeros(6, dtype=torch.bool)) for _ in range(2)]  # 2 tasks x 3
     rounds[1].rewards = rounds[1].rewards + 1.0 * rounds[1].mask

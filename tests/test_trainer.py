@@ -130,3 +130,49 @@ def test_task_chunks_change_speed_not_results(monkeypatch):
         assert other_loss == pytest.approx(loss, rel=1e-5, abs=1e-8)
         torch.testing.assert_close(other_grad, grad, rtol=1e-4, atol=1e-6)
         torch.testing.assert_close(other_hvp, hvp, rtol=1e-4, atol=1e-6)
+
+
+def budget_batch(budget, tasks, params=None):
+    """``trainer.collect``'s batch of 4 episodes per task (horizon 10) with ``budget``."""
+    config = metarl.load_config(
+        None, ["episodes=4", "horizon=10", "policy.hidden=[8]", "threads=1"]
+    )
+    learner = metarl.make_learner(config)
+    reseed(learner, 3)
+    return trainer.collect(learner, params or learner.params, tasks, 4, budget)
+
+
+def test_pooled_budget_batches_equal_episode_batches_when_no_episode_ends_early():
+    # Goals 10 away cannot be reached in 10 steps of at most 0.1: each task's env runs 4
+    # episodes to the limit, which are the first round's.
+    tasks = [{"goal": [10.0, 10.0]}, {"goal": [-10.0, 5.0]}]
+    fixed, pooled = budget_batch(None, tasks), budget_batch("pooled", tasks)
+    torch.testing.assert_close(pooled.obs, fixed.obs)
+    torch.testing.assert_close(pooled.advantages, fixed.advantages)
+
+
+def test_pooled_budget_batches_run_each_tasks_env_until_the_budget_of_all_tasks():
+    # A policy that stands still: started on its goal an episode ends after one step, 10 away
+    # it runs to the limit. One env per task, stopped together once the ended episodes hold
+    # 2 tasks x 4 episodes x 10 steps: at step 40, with 40 episodes on task 0 and 4 on task 1.
+    learner = metarl.make_learner(metarl.load_config(None, ["policy.hidden=[8]"]))
+    still = {
+        k: torch.full_like(v, -30.0 if k == "log_std" else 0.0) for k, v in learner.params.items()
+    }
+    eps = budget_batch("pooled", [{"goal": [0.0, 0.0]}, {"goal": [10.0, 10.0]}], still)
+    lengths = eps.lengths.reshape(2, -1)
+    assert eps.episodes_per_task == 40
+    assert (lengths[0] == 1).all() and eps.terminated[:40].all()
+    assert (lengths[1, :4] == 10).all() and (lengths[1, 4:] == 0).all()  # then padding
+    assert eps.task_returns()[1] == eps.returns[40:44].mean()  # the padding left out
+
+
+def test_training_on_sample_budget_batches(tmp_path):
+    config = metarl.load_config(None, SMALL + ["iterations=2", "batch=samples"])
+    run_dir = metarl.train(config, tmp_path / "run", progress=False)
+    with open(run_dir / "progress.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2
+    for row in rows:
+        assert np.isfinite([float(row[k]) for k in ("return_pre", "return_post", "kl")]).all()
+        assert float(row["kl"]) <= 0.01
