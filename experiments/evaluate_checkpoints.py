@@ -26,8 +26,7 @@ from metarl.evaluate import held_out_returns
 def score(run_dir: Path, name: str, seed: int, ev: metarl.config.EvalConfig):
     """Mean and standard error over ``ev.tasks`` held-out tasks after 0..steps gradient steps."""
     learner = metarl.load_learner(run_dir, name)
-    learner.config.eval.baseline = ev.baseline
-    learner.config.eval.batch = ev.batch
+    learner.config.eval = ev  # the steps' baseline, batch and later_scale
     return held_out_returns(learner, ev.tasks, ev.steps, ev.episodes, seed)
 
 
@@ -48,12 +47,17 @@ def main() -> None:
         "--baseline", choices=EVAL_BASELINES, help="the steps' baseline (default: eval.baseline)"
     )
     parser.add_argument("--batch", choices=BATCHES, help="each step's batch (default: eval.batch)")
+    parser.add_argument(
+        "--later-scale", type=float, help="later steps' size / α (default: eval.later_scale)"
+    )
     parser.add_argument("--output", default="checkpoint_selection.json", help="in RUN_DIR")
     args = parser.parse_args()
 
     config = metarl.load_config(args.run_dir / "config.yaml").eval
     config.baseline = args.baseline or config.baseline
     config.batch = args.batch or config.batch
+    if args.later_scale is not None:
+        config.later_scale = args.later_scale
     test_seed = config.seed if args.test_seed is None else args.test_seed
     if test_seed == args.validation_seed:
         parser.error("--validation-seed must differ from the test seed")
@@ -72,6 +76,7 @@ def main() -> None:
         "validation_seed": args.validation_seed,
         "baseline": config.baseline,
         "batch": config.batch,
+        "later_scale": config.later_scale,
         "select_steps": args.select_steps,
         "validation": rows,
         "chosen": best,

@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
         "samples = the authors' rllab sampler (--episodes x horizon steps, ended episodes "
         "followed by the next)",
     )
+    ev.add_argument(
+        "--later-scale",
+        type=float,
+        help="the step size of the steps after the first, as a multiple of α (default: "
+        "eval.later_scale, 0.5: the paper's α/2)",
+    )
 
     watch = sub.add_parser(
         "watch",
@@ -142,8 +148,10 @@ def _evaluate(args) -> None:
     for name in ("tasks", "episodes"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ConfigError(f"--{name}: must be >= 1, got {getattr(args, name)}")
-    if args.steps is not None and args.steps < 0:
-        raise ConfigError(f"--steps: must be >= 0, got {args.steps}")
+    for name in ("steps", "later_scale"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            flag = name.replace("_", "-")
+            raise ConfigError(f"--{flag}: must be >= 0, got {getattr(args, name)}")
     report = evaluate(
         args.run_dir,
         args.tasks,
@@ -153,6 +161,7 @@ def _evaluate(args) -> None:
         args.checkpoint,
         args.baseline,
         args.batch,
+        args.later_scale,
     )
     print(json.dumps(report))
     print(f"written to {Path(args.run_dir) / 'evaluation.json'}")

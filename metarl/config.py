@@ -93,7 +93,10 @@ class AuxConfig:
 @dataclass
 class EvalConfig:
     tasks: int = 40  # held-out tasks
-    steps: int = 3  # gradient steps; α for the first, α/2 after
+    steps: int = 3  # gradient steps; α for the first, later_scale · α after
+    # The later steps' step size as a multiple of α: the paper's α/2. (The authors' AntDir test
+    # script took 0.01; README, AntVel.)
+    later_scale: float = 0.5
     episodes: int = 40  # per task per step
     seed: int = 1  # seed of the held-out task stream (independent of training)
     # The baseline of the adaptation steps: "own" (each step's own fit, as in training and as
@@ -207,6 +210,7 @@ _RANGES = [
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),
+    ("eval.later_scale", lambda c: c.eval.later_scale >= 0, ">= 0"),
     ("eval.baseline", lambda c: c.eval.baseline in EVAL_BASELINES, " or ".join(EVAL_BASELINES)),
     ("eval.batch", lambda c: c.eval.batch in BATCHES, " or ".join(BATCHES)),
 ]

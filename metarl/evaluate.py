@@ -1,6 +1,7 @@
 """Evaluation as in the paper: average return on held-out tasks after 0, 1, ..., K gradient steps.
 
-Step ``k`` (1-based) uses ``α`` for ``k = 1`` and ``α/2`` after (Finn et al. 2017, section 5.3).
+Step ``k`` (1-based) uses ``α`` for ``k = 1`` and ``α/2`` after (Finn et al. 2017, section 5.3;
+``eval.later_scale`` sets the 1/2).
 Held-out tasks come from a task stream seeded by ``eval.seed``, separate from training's.
 """
 
@@ -36,11 +37,6 @@ class Adaptation:
     returns: np.ndarray  # [K + 1, N] mean undiscounted (true) return per task
 
 
-def step_scale(k: int) -> float:
-    """The paper's schedule: ``α`` for the first step, ``α/2`` for later ones."""
-    return 1.0 if k == 0 else 0.5
-
-
 def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: int) -> Adaptation:
     """Roll out, take a gradient step, roll out again, ``steps`` times; nothing is learned.
 
@@ -49,21 +45,25 @@ def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: in
     """
     params = {k: v.detach() for k, v in learner.params.items()}
     result = Adaptation(tasks, [params], [], np.zeros((steps + 1, len(tasks))))
-    returns_cfg, previous_fit = learner.config.returns, None
-    budget = None if learner.config.eval.batch == "episodes" else "per_task"
+    cfg, returns_cfg, previous_fit = learner.config.eval, learner.config.returns, None
+    budget = None if cfg.batch == "episodes" else "per_task"
     for k in range(steps + 1):
         eps = collect(learner, params, tasks, episodes, budget)
         result.episodes.append(eps)
         result.returns[k] = eps.task_returns(true_rewards(learner, eps)).numpy()
         if k < steps:
             inner = for_inner(learner, eps)
-            if learner.config.eval.baseline == "rllab":
+            if cfg.baseline == "rllab":
                 fit = fit_baseline(inner, returns_cfg.gamma, returns_cfg.baseline_ridge)
                 coef = torch.zeros_like(fit) if previous_fit is None else previous_fit
                 inner = with_advantages(learner, inner, coef)
                 previous_fit = fit
             params = adapt_detached(
-                learner.policy, params, learner.step_sizes, [inner], scales=[step_scale(k)]
+                learner.policy,
+                params,
+                learner.step_sizes,
+                [inner],
+                scales=[1.0 if k == 0 else cfg.later_scale],
             )
             result.params.append(params)
     return result
@@ -99,6 +99,7 @@ def evaluate(
     checkpoint: str = "latest",
     baseline: str | None = None,
     batch: str | None = None,
+    later_scale: float | None = None,
 ) -> dict:
     """Evaluate a run's checkpoint and write ``run_dir/evaluation.json``; returns its contents.
 
@@ -113,6 +114,7 @@ def evaluate(
     seed = cfg.seed if seed is None else seed
     cfg.baseline = cfg.baseline if baseline is None else baseline
     cfg.batch = cfg.batch if batch is None else batch
+    cfg.later_scale = cfg.later_scale if later_scale is None else later_scale
     mean, stderr = held_out_returns(learner, tasks, steps, episodes, seed)
     report = {
         "family": learner.config.env,
@@ -126,6 +128,7 @@ def evaluate(
         "seed": seed,
         "baseline": cfg.baseline,
         "batch": cfg.batch,
+        "later_scale": cfg.later_scale,
         "checkpoint": checkpoint,
         "iteration": learner.iteration,
     }

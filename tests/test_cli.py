@@ -43,6 +43,9 @@ def test_train_then_evaluate(tmp_path):
     assert report["steps"] == [0, 1, 2] and report["num_tasks"] == 3
     assert len(report["mean_return"]) == len(report["stderr"]) == 3
     assert all(-200 < r < 0 for r in report["mean_return"])
+    out = metarl("evaluate", str(run), "--later-scale", "-1")
+    assert out.returncode == 2 and "--later-scale: must be >= 0, got -1.0" in out.stderr
+    assert json.loads((run / "evaluation.json").read_text()) == report  # nothing overwritten
 
     out = metarl("train", "--resume", str(run), "--iterations", "3", "--no-progress")
     assert out.returncode == 0, out.stderr

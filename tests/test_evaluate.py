@@ -44,8 +44,8 @@ def own_fit(eps: Episodes) -> torch.Tensor:
     return baseline.fit(features(eps), returns, eps.by_task(eps.mask), 1e-5)
 
 
-@pytest.mark.parametrize("protocol", ["own", "rllab"])
-def test_adaptation_steps_use_the_protocols_baseline(protocol):
+@pytest.mark.parametrize(("protocol", "later_scale"), [("own", 0.5), ("rllab", 0.5), ("own", 0.2)])
+def test_adaptation_steps_use_the_protocols_baseline_and_step_sizes(protocol, later_scale):
     config = metarl.load_config(
         None,
         [
@@ -54,6 +54,7 @@ def test_adaptation_steps_use_the_protocols_baseline(protocol):
             "threads=1",
             "returns.bootstrap_truncated=false",
             f"eval.baseline={protocol}",
+            f"eval.later_scale={later_scale}",
         ],
     )
     learner = metarl.make_learner(config)
@@ -73,7 +74,11 @@ def test_adaptation_steps_use_the_protocols_baseline(protocol):
     params = result.params[0]
     for k, eps in enumerate(step_data):
         params = adapt_detached(
-            learner.policy, params, learner.step_sizes, [eps], scales=[1.0 if k == 0 else 0.5]
+            learner.policy,
+            params,
+            learner.step_sizes,
+            [eps],
+            scales=[1.0 if k == 0 else later_scale],
         )
         for name, value in params.items():
             torch.testing.assert_close(result.params[k + 1][name], value, atol=1e-5, rtol=1e-4)
