@@ -232,6 +232,8 @@ def collect(
     given the task, so each round of ``episodes`` per task serves as the next episodes of the
     envs; the episodes a sampler would have cut off still count in ``learner.env_steps``.
     """
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
     if budget is None:
         return with_advantages(learner, rollout(learner, params, tasks, episodes))
     n, steps = len(tasks), episodes * learner.sampler.horizon
