@@ -127,8 +127,9 @@ class Config:
     meta_batch: int = 20  # tasks per meta-iteration
     episodes: int = 20  # per task, for each inner step and for the post-adaptation batch
     # Each training batch: "episodes" (exactly `episodes` per task) or "samples" (the authors'
-    # rllab training sampler: one env per task, an ended episode followed by the next, all
-    # tasks stopped together once the ended ones hold meta_batch x episodes x horizon steps).
+    # training in one process, rllab's VectorizedSampler: one env per task, an ended episode
+    # followed by the next, all tasks stopped together once the ended ones hold
+    # meta_batch x episodes x horizon steps; README, "The command line").
     batch: str = "episodes"
     horizon: int | None = None  # None: the env's registered max_episode_steps
     threads: int | None = None  # torch intra-op threads; None: torch's default

@@ -97,13 +97,15 @@ def budget_selection(
 
     ``S`` envs per task step in lockstep; an env whose episode ended starts its next one, and
     collection stops after the first step at which the ended episodes hold ``>= budget`` steps,
-    per task (the authors' test scripts: one task at a time), or with ``pooled`` ``>= N * budget``
-    over all ``N`` tasks, which then stop together (their training: all tasks' envs in one
-    sampler). Every ended episode is kept, so episodes that end early (e.g. at the goal) come
-    more often than in a batch of ``S`` episodes. ``lengths`` ``[N, S, R]``: the length of env
-    ``s``'s ``r``-th episode on task ``n``, which ends at step ``lengths[n, s, :r + 1].sum()``.
-    Returns ``keep`` ``[N, S, R]`` bool, or ``None`` while ``R`` episodes per env do not settle
-    every task (an env whose ``R`` episodes all end before the stop could end another in time).
+    per task (the authors' test scripts: one task at a time), or with ``pooled``
+    ``>= N * budget`` over all ``N`` tasks, which then stop together (their training in one
+    process: all tasks' envs in one sampler). Every ended episode is kept, so episodes that end
+    early (e.g. at the goal) come more often than in a batch of ``S`` episodes.
+
+    ``lengths`` ``[N, S, R]``: the length of env ``s``'s ``r``-th episode on task ``n``, which
+    ends at step ``lengths[n, s, :r + 1].sum()``. Returns ``keep`` ``[N, S, R]`` bool, or
+    ``None`` while ``R`` episodes per env do not settle every task (an env whose ``R`` episodes
+    all end before the stop could end another in time).
     """
     ends = lengths.cumsum(-1)
     keep = torch.zeros(lengths.shape, dtype=torch.bool)

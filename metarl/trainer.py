@@ -227,8 +227,8 @@ def collect(
     otherwise ``episodes`` x horizon steps per task as the authors' rllab ``VectorizedSampler``
     collected them (:func:`~metarl.episodes.budget_selection`): ``"per_task"`` as their test
     scripts (``episodes`` envs per task in lockstep, each task's own budget), ``"pooled"`` as
-    their training (one env per task running its episodes back to back, all tasks stopped
-    together once the ended episodes hold the budget summed over tasks). Episodes are i.i.d.
+    their training in one process (one env per task running its episodes back to back, all
+    stopped together once the ended episodes hold the budget summed over tasks). Episodes are i.i.d.
     given the task, so each round of ``episodes`` per task serves as the next episodes of the
     envs; the episodes a sampler would have cut off still count in ``learner.env_steps``.
     """
