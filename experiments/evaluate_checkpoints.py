@@ -57,6 +57,8 @@ def main() -> None:
     config.baseline = args.baseline or config.baseline
     config.batch = args.batch or config.batch
     if args.later_scale is not None:
+        if args.later_scale < 0:
+            parser.error(f"--later-scale must be >= 0, got {args.later_scale}")
         config.later_scale = args.later_scale
     test_seed = config.seed if args.test_seed is None else args.test_seed
     if test_seed == args.validation_seed:
