@@ -1,0 +1,68 @@
+"""The published results under experiments/results: every checkpoint shipped there belongs to the
+run folder it sits in, and a navigation evaluation.json is what its shipped checkpoint scores."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metarl.config import load_config
+from metarl.evaluate import held_out_returns
+from metarl.trainer import load_learner
+
+RESULTS = Path(__file__).parents[1] / "experiments" / "results"
+CHECKPOINTS = sorted(RESULTS.glob("**/checkpoints/*.pt"))
+
+
+def _shipped_checkpoint(report_path: Path) -> Path:
+    name = json.loads(report_path.read_text())["checkpoint"]
+    return report_path.parent / "checkpoints" / f"{name}.pt"
+
+
+# 2D navigation only: its 40 tasks x 4 steps x 40 episodes take seconds; a MuJoCo family's minutes.
+NAVIGATION_REPORTS = sorted(
+    path
+    for path in RESULTS.glob("**/evaluation*.json")
+    if _shipped_checkpoint(path).is_file()
+    and json.loads(path.read_text())["family"] == "metarl/Navigation2D-v0"
+)
+
+
+def _name(path: Path) -> str:
+    return str(path.relative_to(RESULTS))
+
+
+@pytest.mark.parametrize("path", CHECKPOINTS, ids=_name)
+def test_shipped_checkpoint_resumes_its_run(path):
+    """What `metarl train --resume` and `metarl evaluate` need: the checkpoint loads into the
+    folder's config (same family and policy) and carries the iteration its name says."""
+    run = path.parent.parent
+    learner = load_learner(run, path.stem)
+    config = load_config(run / "config.yaml")
+    assert (learner.config.env, learner.config.policy) == (config.env, config.policy)
+    if path.stem.startswith("iter_"):
+        assert learner.iteration == int(path.stem.removeprefix("iter_"))
+    assert learner.env_steps > 0
+
+
+@pytest.mark.parametrize("report_path", NAVIGATION_REPORTS, ids=_name)
+def test_navigation_evaluation_is_what_its_checkpoint_scores(report_path):
+    """Re-evaluate the shipped checkpoint with the report's own settings: the published table
+    comes from the published policy (to 0.01 of return; thread counts may change the last bits)."""
+    report = json.loads(report_path.read_text())
+    learner = load_learner(report_path.parent, report["checkpoint"])
+    assert learner.iteration == report["iteration"]
+    cfg = learner.config.eval
+    cfg.baseline = report.get("baseline", "own")
+    cfg.batch = report.get("batch", "episodes")
+    cfg.later_scale = report.get("later_scale", 0.5)
+    mean, stderr = held_out_returns(
+        learner,
+        report["num_tasks"],
+        report["steps"][-1],
+        report["episodes_per_step"],
+        report["seed"],
+    )
+    np.testing.assert_allclose(mean, report["mean_return"], atol=0.01)
+    np.testing.assert_allclose(stderr, report["stderr"], atol=0.01)
