@@ -23,7 +23,7 @@ def _shipped_checkpoint(report_path: Path) -> Path:
 # 2D navigation only: its 40 tasks x 4 steps x 40 episodes take seconds; a MuJoCo family's minutes.
 NAVIGATION_REPORTS = sorted(
     path
-    for path in RESULTS.glob("**/evaluation*.json")
+    for path in RESULTS.glob("**/evaluation.json")
     if _shipped_checkpoint(path).is_file()
     and json.loads(path.read_text())["family"] == "metarl/Navigation2D-v0"
 )
