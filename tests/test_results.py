@@ -15,17 +15,12 @@ RESULTS = Path(__file__).parents[1] / "experiments" / "results"
 CHECKPOINTS = sorted(RESULTS.glob("**/checkpoints/*.pt"))
 
 
-def _shipped_checkpoint(report_path: Path) -> Path:
-    name = json.loads(report_path.read_text())["checkpoint"]
-    return report_path.parent / "checkpoints" / f"{name}.pt"
-
-
 # 2D navigation only: its 40 tasks x 4 steps x 40 episodes take seconds; a MuJoCo family's minutes.
 NAVIGATION_REPORTS = sorted(
     path
     for path in RESULTS.glob("**/evaluation.json")
-    if _shipped_checkpoint(path).is_file()
-    and json.loads(path.read_text())["family"] == "metarl/Navigation2D-v0"
+    if (report := json.loads(path.read_text()))["family"] == "metarl/Navigation2D-v0"
+    and (path.parent / "checkpoints" / f"{report['checkpoint']}.pt").is_file()
 )
 
 
@@ -54,9 +49,8 @@ def test_navigation_evaluation_is_what_its_checkpoint_scores(report_path):
     learner = load_learner(report_path.parent, report["checkpoint"])
     assert learner.iteration == report["iteration"]
     cfg = learner.config.eval
-    cfg.baseline = report.get("baseline", "own")
-    cfg.batch = report.get("batch", "episodes")
-    cfg.later_scale = report.get("later_scale", 0.5)
+    for key in ("baseline", "batch", "later_scale"):  # older reports: the config's defaults
+        setattr(cfg, key, report.get(key, getattr(cfg, key)))
     mean, stderr = held_out_returns(
         learner,
         report["num_tasks"],
