@@ -187,8 +187,11 @@ class MujocoVectorEnv(VectorEnv):
     starts exactly where the single env reset with seed ``s`` does, and a copy reset without a
     seed continues its own generator, as the single env does. Autoreset is disabled: reset finished
     copies with ``reset(options={"reset_mask": mask})``. ``truncated`` is set after
-    ``max_episode_steps`` steps. ``nthread`` is the batch's thread count (0: all cores); every other
-    keyword goes to ``env_class``.
+    ``max_episode_steps`` steps. A copy whose episode has ended (terminated, truncated, or a
+    non-finite observation) is not simulated again until it is reset: ``step`` leaves its state as
+    it is and gives it reward 0 (and 0 in every ``info`` term), so that a batch whose episodes end
+    early (a falling ant) spends no physics on the finished ones. ``nthread`` is the batch's thread
+    count (0: all cores); every other keyword goes to ``env_class``.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.DISABLED}
@@ -214,6 +217,7 @@ class MujocoVectorEnv(VectorEnv):
         self._data = {name: self.batch.bind(name) for name in self.single.fields}
         self._rngs: list[np.random.Generator | None] = [None] * num_envs
         self._steps = np.zeros(num_envs, dtype=np.int64)
+        self._ended = np.zeros(num_envs, bool)
         self.set_tasks([self.single.task] * num_envs)
 
     def set_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> None:
@@ -255,6 +259,7 @@ class MujocoVectorEnv(VectorEnv):
         self._data["qvel"][ids] = qvel
         self.batch.forward(ids)  # mj_forward, as the single env's set_state
         self._steps[ids] = 0
+        self._ended[ids] = False
         return self.single.observation(self._data), {}
 
     def step(
@@ -262,17 +267,23 @@ class MujocoVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """``actions`` ``[num_envs, nu]`` -> obs, rewards, terminated, truncated, info terms."""
         actions = np.asarray(actions, dtype=np.float64)
+        ended = self._ended
+        live = np.flatnonzero(~ended)
         qpos_before = self._data["qpos"].copy()
         self._ctrl[:] = actions
-        self.batch.step(nstep=self.single.frame_skip, stage=self.single.stage)
+        self.batch.step(live, nstep=self.single.frame_skip, stage=self.single.stage)
         rewards, terminated, terms = self.single.reward(
             qpos_before, self._data, actions, self._task_arrays
         )
         obs = self.single.observation(self._data)
-        self._steps += 1
+        self._steps[live] += 1
         truncated = np.zeros(self.num_envs, bool)
         if self.max_episode_steps is not None:
             truncated = (self._steps >= self.max_episode_steps) & ~terminated
+        if ended.any():
+            rewards = np.where(ended, 0.0, rewards)
+            terms = {name: np.where(ended, 0.0, value) for name, value in terms.items()}
+        self._ended = ended | terminated | truncated | ~np.isfinite(obs).all(axis=1)
         return obs, rewards, terminated, truncated, terms
 
     def close_extras(self, **kwargs: Any) -> None:

@@ -16,7 +16,8 @@ class Episodes:
     """``E`` episodes for each of ``N`` tasks, padded to the horizon ``T``.
 
     The batch axis ``B = N * E`` is task-major: column ``b`` belongs to task ``b // E``.
-    ``mask`` is 1 on the steps an episode lived and 0 after it ended. An episode ends either by
+    ``mask`` is 1 on the steps an episode lived and 0 after it ended; the sampler's ``obs``,
+    ``actions`` and ``rewards`` are 0 there. An episode ends either by
     *termination* (``terminated[b]``: the task's own end, value 0 afterwards) or by *truncation*
     at the time limit (its value is bootstrapped from ``last_obs``).
     """

@@ -150,12 +150,17 @@ class Sampler:
             if not alive.any():
                 break
             done = term_np | trunc_np | bad_obs
-            if done.any():
-                # Autoreset is disabled, so a finished copy must be reset before the next step;
-                # what it does afterwards is masked out.
+            if isinstance(vec, SyncVectorEnv) and done.any():
+                # Gymnasium's vector env needs a finished copy reset before the next step; a
+                # family's own steps it on (or not at all: MujocoVectorEnv). What a finished copy
+                # does afterwards is masked out.
                 obs_np, _ = vec.reset(options={"reset_mask": done})
                 next_obs, _ = _finite(obs_np)
             obs = next_obs
+        # After an episode ends its copy may be reset or stepped on, by the vector env's rules:
+        # zeros there make the padding the same on every path.
+        obs_buf[~mask] = 0.0
+        act_buf[torch.from_numpy(~mask)] = 0.0
         return Episodes(
             torch.from_numpy(obs_buf),
             act_buf,

@@ -178,6 +178,24 @@ def test_vector_env_truncates_at_the_time_limit():
     assert not truncated[0].any() and not truncated[1].any() and truncated[2].all()
 
 
+def test_vector_env_does_not_simulate_a_finished_copy_until_it_is_reset():
+    vec = gym.make_vec("metarl/HalfCheetahDir-v0", 2, max_episode_steps=3)
+    vec.reset(seed=0)
+    actions = random_actions((5, 2, 6), seed=5)
+    for a in actions[:3]:
+        obs, *_ = vec.step(a)
+    # Both copies ended at the time limit: another step leaves them where they were.
+    again, rewards, _, truncated, info = vec.step(actions[3])
+    np.testing.assert_array_equal(again, obs)
+    assert (rewards == 0).all() and truncated.all()
+    assert all((value == 0).all() for value in info.values())
+    restarted, _ = vec.reset(options={"reset_mask": np.array([True, False])})
+    moved, rewards, _, truncated, _ = vec.step(actions[4])
+    assert not np.allclose(moved[0], restarted[0]) and rewards[0] != 0 and not truncated[0]
+    np.testing.assert_array_equal(moved[1], obs[1])
+    assert rewards[1] == 0
+
+
 @pytest.mark.parametrize("env_id", FAMILIES)
 def test_set_task_changes_only_the_reward(env_id):
     env = gym.make(env_id).unwrapped
