@@ -164,7 +164,7 @@ class Sampler:
         return Episodes(
             torch.from_numpy(obs_buf),
             act_buf,
-            torch.from_numpy(np.where(mask, rew_buf, np.float32(0))),
+            torch.from_numpy(_masked(rew_buf, mask)),
             torch.from_numpy(mask.astype(np.float32)),
             torch.from_numpy(last_obs),
             torch.from_numpy(terminated),
