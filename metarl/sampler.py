@@ -185,8 +185,9 @@ def _is_step_array(value, num_envs: int) -> bool:
 
 
 def _finite(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``x`` ``[B, ...]`` as float32 with NaN/Inf set to 0, and which rows ``[B]`` had any."""
-    x = np.asarray(x, dtype=np.float32)
+    """``x`` ``[B, ...]`` as a float32 copy (a vector env may reuse its output arrays) with
+    NaN/Inf set to 0, and which rows ``[B]`` had any."""
+    x = np.array(x, dtype=np.float32)
     finite = np.isfinite(x)
     if finite.all():
         return x, np.zeros(len(x), bool)
