@@ -18,7 +18,7 @@ CHECKPOINTS = sorted(RESULTS.glob("**/checkpoints/*.pt"))
 # 2D navigation only: its 40 tasks x 4 steps x 40 episodes take seconds; a MuJoCo family's minutes.
 NAVIGATION_REPORTS = sorted(
     path
-    for path in RESULTS.glob("**/evaluation.json")
+    for path in RESULTS.glob("**/evaluation*.json")  # evaluation_samples.json too
     if (report := json.loads(path.read_text()))["family"] == "metarl/Navigation2D-v0"
     and (path.parent / "checkpoints" / f"{report['checkpoint']}.pt").is_file()
 )
