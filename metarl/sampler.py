@@ -158,19 +158,20 @@ class Sampler:
                 next_obs, _ = _finite(obs_np)
             obs = next_obs
         # After an episode ends its copy may be reset or stepped on, by the vector env's rules:
-        # zeros there make the padding the same on every path.
-        obs_buf[~mask] = 0.0
+        # zeros there (NaN included) make the padding the same on every path.
+        for buf in (obs_buf, rew_buf, *info_buf.values()):
+            buf[~mask] = 0.0
         act_buf[torch.from_numpy(~mask)] = 0.0
         return Episodes(
             torch.from_numpy(obs_buf),
             act_buf,
-            torch.from_numpy(_masked(rew_buf, mask)),
+            torch.from_numpy(rew_buf),
             torch.from_numpy(mask.astype(np.float32)),
             torch.from_numpy(last_obs),
             torch.from_numpy(terminated),
             num_tasks=n,
             nonfinite=torch.from_numpy(nonfinite),
-            info={key: torch.from_numpy(_masked(value, mask)) for key, value in info_buf.items()},
+            info={key: torch.from_numpy(value) for key, value in info_buf.items()},
         )
 
 
@@ -192,8 +193,3 @@ def _finite(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if finite.all():
         return x, np.zeros(len(x), bool)
     return np.where(finite, x, np.float32(0)), ~finite.reshape(len(x), -1).all(1)
-
-
-def _masked(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``x`` ``[T, B, ...]`` with 0 where ``mask`` ``[T, B]`` is False (NaN there too)."""
-    return np.where(mask.reshape(*mask.shape, *[1] * (x.ndim - 2)), x, np.float32(0))
