@@ -122,6 +122,9 @@ def test_benchmarks_run_and_end_with_their_json_line():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert all(v > 0 for v in result["env_steps_per_second"].values())
     assert set(result["ratios"]) == {"c_over_b", "c_over_max_d"} and "cpu_steal" in result
+    (only,) = result["rounds"]  # one round: c/b is that round's c over its fastest (b)
+    ceiling = max(v for k, v in only.items() if k.startswith("b_"))
+    assert abs(only["c_sampler"] / ceiling - result["ratios"]["c_over_b"]) < 2e-3
 
 
 def test_the_sampler_benchmark_replays_the_samplers_own_motion(monkeypatch):
