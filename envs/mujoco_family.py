@@ -2,7 +2,8 @@
 
 A family subclasses :class:`MujocoTaskEnv` and supplies only
 
-- ``xml_file``, a model under ``envs/assets``, and ``fields``, the ``MjData`` arrays it reads;
+- ``xml_file``, a model under ``envs/assets`` (or an absolute path), and ``fields``, the
+  ``MjData`` arrays it reads;
 - ``sample_tasks(n, rng)`` and an initial ``task`` (via ``set_task`` in its ``__init__``);
 - ``observation(data)`` and ``reward(qpos_before, data, actions, task)``, vectorised over a leading
   copy axis ``n``,

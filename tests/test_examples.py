@@ -1,5 +1,6 @@
 """The example scripts in experiments/ run as documented (with few iterations)."""
 
+import json
 import subprocess
 import sys
 import warnings
@@ -31,6 +32,15 @@ def test_custom_family_example_trains_and_evaluates(tmp_path):
     assert (tmp_path / "r" / "evaluation.json").exists()
 
 
+def test_custom_mujoco_family_example_trains_and_evaluates(tmp_path):
+    out = run("custom_mujoco_family.py", "--iterations", "1", "--horizon", "20",
+              "--run-dir", str(tmp_path / "r"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "after 2 gradient steps" in out.stdout
+    report = json.loads((tmp_path / "r" / "evaluation.json").read_text())
+    assert report["family"] == "example/HopperVel-v0" and len(report["mean_return"]) == 3
+
+
 def test_navigation_api_example(tmp_path):
     out = run("train_navigation.py", "--iterations", "1", "--run-dir", str(tmp_path / "r"))
     assert out.returncode == 0, out.stderr
@@ -38,7 +48,6 @@ def test_navigation_api_example(tmp_path):
 
 
 def test_checkpoint_selection_uses_validation_tasks(tmp_path):
-    import json
 
     import metarl
 
@@ -63,7 +72,6 @@ def test_checkpoint_selection_uses_validation_tasks(tmp_path):
 
 
 def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
-    import json
 
     import metarl
 
@@ -87,7 +95,6 @@ def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
 
 
 def test_merl_decoys_experiment_writes_every_figure(tmp_path):
-    import json
 
     args = ["--seeds", "1", "--iterations", "2", "--set", "meta_batch=4", "--set", "episodes=6"]
     args += ["--set", "eval.tasks=3", "--set", "eval.episodes=4", "--out", str(tmp_path)]
@@ -107,8 +114,6 @@ def test_merl_decoys_experiment_writes_every_figure(tmp_path):
 
 
 def test_benchmarks_run_and_end_with_their_json_line():
-    import json
-
     out = run("benchmark_meta_iteration.py", "--iterations", "1", "--warmup", "0",
               "--only", "1/4 of the tasks, factored, 1 thread")  # fmt: skip
     assert out.returncode == 0, out.stderr
