@@ -48,7 +48,6 @@ def test_navigation_api_example(tmp_path):
 
 
 def test_checkpoint_selection_uses_validation_tasks(tmp_path):
-
     import metarl
 
     config = metarl.load_config(None, ["iterations=2", "checkpoint_every=1", "meta_batch=3",
@@ -72,7 +71,6 @@ def test_checkpoint_selection_uses_validation_tasks(tmp_path):
 
 
 def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
-
     import metarl
 
     tiny = ["meta_batch=4", "episodes=3", "policy.hidden=[8]", "threads=1"]
@@ -95,7 +93,6 @@ def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
 
 
 def test_merl_decoys_experiment_writes_every_figure(tmp_path):
-
     args = ["--seeds", "1", "--iterations", "2", "--set", "meta_batch=4", "--set", "episodes=6"]
     args += ["--set", "eval.tasks=3", "--set", "eval.episodes=4", "--out", str(tmp_path)]
     args += ["--runs", str(tmp_path / "runs")]
