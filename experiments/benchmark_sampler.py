@@ -484,11 +484,12 @@ def main() -> None:
         print(f"{label:58s} {rates[key]:12,.0f}", flush=True)
     rates["b_ceiling"] = max(rates[k] for k in b_keys)
     print(f"{'(b) physics ceiling = the fastest (b)':58s} {rates['b_ceiling']:12,.0f}")
-    per_round = [r["c_sampler"] / max(r[k] for k in b_keys) for r in rounds]
+    ceilings = [max(r[k] for k in b_keys) for r in rounds]
+    per_round = [r["c_sampler"] / b for r, b in zip(rounds, ceilings, strict=True)]
     c_over_b = statistics.median(per_round)
     # No closed-loop sampler on Batch.step can beat raw Batch.step: its ratio to the ceiling is
     # the best c/b a round allowed, which shows how much of a miss is the open loop's advantage.
-    closed_loop = [r["b_batch_step"] / max(r[k] for k in b_keys) for r in rounds]
+    closed_loop = [r["b_batch_step"] / b for r, b in zip(rounds, ceilings, strict=True)]
     print(f"{'c / b per round':58s} {' '.join(f'{x:.2f}' for x in per_round)}")
     print(
         f"{'raw Batch.step / b per round (closed-loop bound)':58s} "
