@@ -119,7 +119,8 @@ def test_benchmarks_run_and_end_with_their_json_line():
     assert variant["seconds_iteration"] > 0 and "cpu_steal" in result
 
     out = run("benchmark_sampler.py", "--tasks", "2", "--episodes", "2", "--horizon", "5",
-              "--repeats", "1", "--async-envs", "2", "--skip-meta")  # fmt: skip
+              "--repeats", "1", "--async-envs", "2",
+              "--meta-iterations", "1", "--meta-warmup", "0")  # fmt: skip
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert all(v > 0 for v in result["env_steps_per_second"].values())
@@ -127,6 +128,14 @@ def test_benchmarks_run_and_end_with_their_json_line():
     (only,) = result["rounds"]  # one round: c/b is that round's c over its fastest (b)
     ceiling = max(v for k, v in only.items() if k.startswith("b_"))
     assert abs(only["c_sampler"] / ceiling - result["ratios"]["c_over_b"]) < 2e-3
+    # The meta-iteration split: exact curvature and the presets' quarter, each against its target.
+    splits = result["meta_iteration_seconds"]
+    assert set(splits) == {"exact", "quarter_curvature"}
+    assert result["meta_variants"]["quarter_curvature"] == ["trpo.curvature_tasks=0.25"]
+    for name, split in splits.items():
+        assert all(split[k] > 0 for k in ("sample", "adapt", "meta", "iteration"))
+        met = split["adapt"] + split["meta"] <= split["sample"]
+        assert result["meta_targets_met"][name] == met
 
 
 def test_the_sampler_benchmark_replays_the_samplers_own_motion(monkeypatch):
