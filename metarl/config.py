@@ -115,7 +115,9 @@ EVAL_BASELINES = ("own", "rllab")  # the values of eval.baseline (also the CLIs'
 BATCHES = ("episodes", "samples")  # the values of batch and eval.batch (the CLIs' --batch)
 
 # What a resumed run may change: how it runs, not what it learns (with `iterations`, its length).
-RESUMABLE = ("threads", "checkpoint_every", "keep_checkpoints")
+# trpo.curvature_tasks only changes how well CG approximates the KL's curvature: the objective,
+# the data and the trust region stay (a run can go on with the exact curvature, say).
+RESUMABLE = ("threads", "checkpoint_every", "keep_checkpoints", "trpo.curvature_tasks")
 
 
 @dataclass

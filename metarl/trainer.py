@@ -586,7 +586,11 @@ def train(
                     f"run's config asks for {config.env} {config.policy}"
                 )
             for key in ("iterations", *RESUMABLE):
-                setattr(saved, key, getattr(config, key))
+                *path, name = key.split(".")
+                src, dst = config, saved
+                for part in path:
+                    src, dst = getattr(src, part), getattr(dst, part)
+                setattr(dst, name, getattr(src, name))
         learner = learner_from_state(state, saved)
         _truncate_progress(run_dir / "progress.csv", learner.iteration)
     else:

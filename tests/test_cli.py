@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import yaml
+
 FAST = [
     "--set",
     "meta_batch=3",
@@ -53,14 +55,16 @@ def test_train_then_evaluate(tmp_path):
 
     # How a run runs may change on resume (and is saved); what it learns may not.
     out = metarl("train", "--resume", str(run), "--iterations", "4", "--set", "threads=2",
-                 "--set", "checkpoint_every=2", "--no-progress")  # fmt: skip
+                 "--set", "checkpoint_every=2", "--set", "trpo.curvature_tasks=0.5",
+                 "--no-progress")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert (run / "checkpoints" / "iter_000004.pt").exists()
-    assert "threads: 2" in (run / "config.yaml").read_text()
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["threads"] == 2 and saved["trpo"]["curvature_tasks"] == 0.5
     for bad in (["--set", "inner.lr=0.5"], ["--seed", "3"]):
         out = metarl("train", "--resume", str(run), "--iterations", "5", *bad, "--no-progress")
         assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
-        assert "threads, checkpoint_every, keep_checkpoints only" in out.stderr
+        assert "keep_checkpoints, trpo.curvature_tasks only" in out.stderr
     assert len((run / "progress.csv").read_text().splitlines()) == 5
 
 
