@@ -83,7 +83,7 @@ PAPER_CONFIG = [
     "trpo.cg_iters=10",
 ]
 # The meta-iteration's variants: the config's default, and the locomotion presets' curvature from
-# 10 of the 40 tasks (experiments/halfcheetah_vel.yaml; why that is sound: README, "Speed").
+# 10 of the 40 tasks (experiments/halfcheetah_vel.yaml; why, and what it costs: README, "Speed").
 META_VARIANTS = {"exact": [], "quarter_curvature": ["trpo.curvature_tasks=0.25"]}
 
 # A timed run returns (env-steps, seconds); the caller turns repeats of it into a rate.
