@@ -7,6 +7,7 @@ is a :class:`ConfigError` whose message names the key and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -273,14 +274,22 @@ def to_dict(config: Config) -> dict:
     return dataclasses.asdict(config)
 
 
+def get_key(config: Config, key: str):
+    """The value of the dotted ``key`` (``"trpo.max_kl"``) in ``config``."""
+    return functools.reduce(getattr, key.split("."), config)
+
+
+def set_key(config: Config, key: str, value) -> None:
+    """Set the dotted ``key`` of ``config`` to ``value``, in place."""
+    *path, name = key.split(".")
+    setattr(functools.reduce(getattr, path, config), name, value)
+
+
 def validate(config: Config) -> None:
     """Range checks, and that ``config.env`` is a registered Gymnasium id."""
     for key, ok, allowed in _RANGES:
         if not ok(config):
-            value = config
-            for part in key.split("."):
-                value = getattr(value, part)
-            raise ConfigError(f"{key}: must be {allowed}, got {value!r}")
+            raise ConfigError(f"{key}: must be {allowed}, got {get_key(config, key)!r}")
     registered_id(config.env)
 
 

@@ -40,8 +40,10 @@ from metarl.config import (
     Config,
     ConfigError,
     from_dict,
+    get_key,
     registered_id,
     save_config,
+    set_key,
     to_dict,
     validate,
 )
@@ -586,11 +588,7 @@ def train(
                     f"run's config asks for {config.env} {config.policy}"
                 )
             for key in ("iterations", *RESUMABLE):
-                *path, name = key.split(".")
-                src, dst = config, saved
-                for part in path:
-                    src, dst = getattr(src, part), getattr(dst, part)
-                setattr(dst, name, getattr(src, name))
+                set_key(saved, key, get_key(config, key))
         learner = learner_from_state(state, saved)
         _truncate_progress(run_dir / "progress.csv", learner.iteration)
     else:
