@@ -127,7 +127,9 @@ def budget_selection(
 def pack(rounds: Sequence[Episodes], keep: torch.Tensor) -> Episodes:
     """The episodes ``keep`` ``[N, S, R]`` marks in ``rounds`` (``R`` batches of ``S`` episodes per
     task), each task's side by side: ``E`` = the largest count per task, a task with fewer
-    padded with empty episodes (mask 0), which every mean over episodes or steps leaves out."""
+    padded with empty episodes (mask 0), which every mean over episodes or steps leaves out.
+    A padding column has ``lengths`` 0, ``terminated`` True (no bootstrap) and copies of another
+    episode's ``obs`` and ``actions``: count real episodes where ``lengths > 0``."""
     n, s, r = keep.shape
     counts = keep.reshape(n, -1).sum(1)
     e = int(counts.max())
