@@ -92,6 +92,55 @@ def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
     assert "paper random_init:" in out.stdout
 
 
+def test_oracle_policy_is_the_task_appended_to_the_observation(monkeypatch):
+    # Folding the task into the first layer's bias must be the policy that observes [s, z].
+    import torch
+
+    from metarl.policy import GaussianMLP
+
+    monkeypatch.syspath_prepend(str(ROOT / "experiments"))
+    import oracle_trpo
+
+    tasks = [{"goal": [0.3, -0.2]}, {"goal": [-0.1, 0.4]}, {"goal": [0.0, 0.5]}]
+    z = oracle_trpo.task_features(tasks)
+    torch.testing.assert_close(z, torch.tensor([[0.3, -0.2], [-0.1, 0.4], [0.0, 0.5]]))
+    wide = GaussianMLP(obs_dim=5 + 2, act_dim=2, hidden=(6, 4))
+    params = wide.init_params(torch.Generator().manual_seed(0))
+    params["layers.0.bias"] = torch.randn(6)
+    narrow = GaussianMLP(obs_dim=5, act_dim=2, hidden=(6, 4))
+    split = dict(params, **{"layers.0.weight": params["layers.0.weight"][:, :5]})
+    w_z = params["layers.0.weight"][:, 5:]
+    obs = torch.randn(3, 7, 5)  # [N tasks, M samples, obs_dim]
+    observed = torch.cat([obs, z.unsqueeze(1).expand(3, 7, 2)], -1)
+    expected = wide.distribution(observed, params).mean
+    folded = narrow.distribution(obs, oracle_trpo.oracle_params(split, w_z, z)).mean
+    torch.testing.assert_close(folded, expected)
+
+
+def test_oracle_experiment_trains_resumes_and_reports(tmp_path):
+    from metarl.plots import paper_results
+
+    preset = str(ROOT / "experiments" / "navigation2d.yaml")
+    tiny = ["--set=policy.hidden=[8]", "--set=eval.tasks=3", "--set=eval.episodes=2"]
+    args = [preset, "--out", str(tmp_path), "--tasks", "3", "--episodes", "2", *tiny]
+    out = run("oracle_trpo.py", *args, "--iterations", "2", "--save-every", "1")
+    assert out.returncode == 0, out.stderr
+    out = run("oracle_trpo.py", *args, "--iterations", "3", "--save-every", "1")
+    assert out.returncode == 0, out.stderr
+    assert "resuming from iteration 2" in out.stdout
+    rows = (tmp_path / "progress.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
+    report = json.loads((tmp_path / "oracle.json").read_text())
+    assert report["iterations"] == 3 and len(report["per_task"]) == 3
+    assert report["paper_oracle"] == paper_results("metarl/Navigation2D-v0")["oracle"]
+    # Other settings on the same folder: refused in one line, the saved state left alone.
+    saved = (tmp_path / "state.pt").read_bytes()
+    other = [*args[:-3], "--set=policy.hidden=[16]", *tiny[1:]]
+    out = run("oracle_trpo.py", *other, "--iterations", "4")
+    assert out.returncode != 0 and "trained with other settings" in out.stderr
+    assert (tmp_path / "state.pt").read_bytes() == saved
+
+
 def test_merl_decoys_experiment_writes_every_figure(tmp_path):
     args = ["--seeds", "1", "--iterations", "2", "--set", "meta_batch=4", "--set", "episodes=6"]
     args += ["--set", "eval.tasks=3", "--set", "eval.episodes=4", "--out", str(tmp_path)]
