@@ -21,7 +21,7 @@ Writes DIR/progress.csv (a row per iteration), DIR/state.pt (every ``--save-ever
 atomically; running the same command again resumes from it) and, at the end, DIR/oracle.json:
 the mean return (± standard error over tasks) on the config's held-out tasks (``eval.tasks``
 tasks, ``eval.episodes`` episodes each, the same tasks as ``metarl evaluate``) beside the
-paper's oracle.
+paper's oracle, and DIR/oracle.png, the training return by iteration.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from metarl.config import to_dict
 from metarl.episodes import Episodes
 from metarl.evaluate import reseed
 from metarl.objectives import surrogate_and_kl
-from metarl.plots import paper_results
+from metarl.plots import paper_results, read_progress
 from metarl.policy import Params
 from metarl.trainer import Learner, collect, make_learner
 from metarl.trpo import trpo_step
@@ -99,6 +99,24 @@ def iteration(learner: Learner, w_z: torch.Tensor, tasks: list[dict], episodes: 
 def mean_episode_return(eps: Episodes) -> float:
     """The mean undiscounted return over the batch's episodes (rllab's ``AverageReturn``)."""
     return float(eps.returns[eps.lengths > 0].mean())
+
+
+def plot(out: Path, paper: float | None) -> Path:
+    """``out/oracle.png``: the batch's mean episode return by iteration, the paper's oracle."""
+    from matplotlib.figure import Figure
+
+    progress = read_progress(out)
+    fig = Figure(figsize=(6, 4), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot(progress["iteration"], progress["return"], color="tab:blue", lw=0.8, label="ours")
+    if paper is not None:
+        ax.axhline(paper, color="black", ls="--", lw=1, label="paper's oracle (test)")
+    ax.set_xlabel("TRPO iteration")
+    ax.set_ylabel("mean episode return (training batch)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(out / "oracle.png")
+    return out / "oracle.png"
 
 
 def main() -> None:
@@ -180,6 +198,7 @@ def main() -> None:
         "mean_return": mean, "stderr": se, "per_task": per_task.tolist(), "paper_oracle": paper,
     }  # fmt: skip
     (args.out / "oracle.json").write_text(json.dumps(result, indent=1) + "\n")
+    plot(args.out, paper)
     print(json.dumps(result))
 
 

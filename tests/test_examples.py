@@ -132,6 +132,7 @@ def test_oracle_experiment_trains_resumes_and_reports(tmp_path):
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]
     report = json.loads((tmp_path / "oracle.json").read_text())
     assert report["iterations"] == 3 and len(report["per_task"]) == 3
+    assert (tmp_path / "oracle.png").stat().st_size > 0
     assert report["paper_oracle"] == paper_results("metarl/Navigation2D-v0")["oracle"]
     # Other settings on the same folder: refused in one line, the saved state left alone.
     saved = (tmp_path / "state.pt").read_bytes()
