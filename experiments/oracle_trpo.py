@@ -63,7 +63,10 @@ def oracle_params(params: Params, w_z: torch.Tensor, z: torch.Tensor) -> Params:
     return per_task
 
 
-def rollout_tasks(learner: Learner, w_z: torch.Tensor, tasks: list[dict], episodes: int):
+def rollout_tasks(
+    learner: Learner, w_z: torch.Tensor, tasks: list[dict], episodes: int
+) -> tuple[Episodes, torch.Tensor]:
+    """The oracle's episodes on ``tasks`` (``episodes`` each, advantages attached) and ``z``."""
     z = task_features(tasks)
     with torch.no_grad():
         params = oracle_params(learner.params, w_z, z)
@@ -71,6 +74,7 @@ def rollout_tasks(learner: Learner, w_z: torch.Tensor, tasks: list[dict], episod
 
 
 def iteration(learner: Learner, w_z: torch.Tensor, tasks: list[dict], episodes: int) -> dict:
+    """Roll out, then one TRPO step on ``θ`` and ``W_z`` (in place); the batch's figures."""
     eps, z = rollout_tasks(learner, w_z, tasks, episodes)
     obs = eps.by_task(eps.obs)
     with torch.no_grad():
