@@ -43,7 +43,7 @@ from metarl.evaluate import reseed
 from metarl.objectives import surrogate_and_kl
 from metarl.plots import paper_results, read_progress
 from metarl.policy import Params
-from metarl.trainer import Learner, collect, make_learner
+from metarl.trainer import Learner, collect, learner_from_state, make_learner
 from metarl.trpo import trpo_step
 
 FIELDS = ["iteration", "env_steps", "return", "episode_length", "kl", "step_fraction", "seconds"]
@@ -138,22 +138,20 @@ def main() -> None:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
 
     config = metarl.load_config(args.config, args.set)
-    learner = make_learner(config)
+    state_path, progress_path = args.out / "state.pt", args.out / "progress.csv"
+    state = checkpoint.load(state_path) if state_path.exists() else None
+    if state is not None and (
+        state["config"] != to_dict(config) or state["tasks"] != [args.tasks, args.episodes]
+    ):
+        raise SystemExit(f"{state_path} was trained with other settings: use another --out")
+    learner = make_learner(config) if state is None else learner_from_state(state, config)
     z_dim = task_features(learner.family.sample_tasks(1, np.random.default_rng(0))).shape[1]
     w_z = torch.zeros(config.policy.hidden[0], z_dim, requires_grad=True)
-    state_path, progress_path = args.out / "state.pt", args.out / "progress.csv"
     start, seconds = 0, 0.0
-    if state_path.exists():
-        state = checkpoint.load(state_path)
-        if state["config"] != to_dict(config) or state["tasks"] != [args.tasks, args.episodes]:
-            raise SystemExit(f"{state_path} was trained with other settings: use another --out")
+    if state is not None:
         with torch.no_grad():
-            for k, v in state["params"].items():
-                learner.params[k].copy_(v)
             w_z.copy_(state["w_z"])
-        learner.rng.bit_generator.state = state["rng"]["numpy"]
-        learner.generator.set_state(state["rng"]["torch"])
-        start, learner.env_steps, seconds = state["iteration"], state["env_steps"], state["seconds"]
+        start, seconds = learner.iteration, state["seconds"]
         keep = [r for r in csv.DictReader(progress_path.open()) if int(r["iteration"]) <= start]
         print(f"resuming from iteration {start}", flush=True)
     else:
@@ -175,15 +173,10 @@ def main() -> None:
         if it % 10 == 0:
             print(f"{it:5d}  return {row['return']:8.2f}  length {row['episode_length']:6.1f}"
                   f"  kl {row['kl']:.4f}  {seconds:6.0f} s", flush=True)  # fmt: skip
+        learner.iteration = it
         if it % args.save_every == 0 or it == args.iterations:
-            rng = {"numpy": learner.rng.bit_generator.state, "torch": learner.generator.get_state()}
-            params = {k: v.detach().clone() for k, v in learner.params.items()}
-            checkpoint.save(
-                {"config": to_dict(config), "tasks": [args.tasks, args.episodes],
-                 "iteration": it, "env_steps": learner.env_steps, "seconds": seconds,
-                 "params": params, "step_sizes": {}, "w_z": w_z.detach().clone(), "rng": rng},
-                state_path,
-            )  # fmt: skip
+            extra = {"tasks": [args.tasks, args.episodes], "seconds": seconds, "w_z": w_z.detach()}
+            checkpoint.save({**learner.state(), **extra}, state_path)
 
     ev = config.eval
     reseed(learner, ev.seed)
