@@ -61,7 +61,9 @@ class TRPOConfig:
     curvature_tasks: float = 1.0
     # How CG's Hessian-vector products are computed (the same numbers): factored = JᵀFJ through
     # the inner steps (metarl/curvature.py, faster); double_backward = autograd through the whole
-    # adaptation. A meta-learned α always uses double_backward.
+    # adaptation. A meta-learned α always uses double_backward. finite_difference = the MAML
+    # authors' code: central differences of the KL's gradient with step 1/‖θ‖ along v, a secant
+    # rather than the Hessian (metarl/trpo.py: finite_difference_product).
     hvp: str = "factored"
     # Tasks per batched graph in the meta-step (None: all at once). The same numbers for any
     # value; smaller chunks trade batching for memory locality (faster for large batches).
@@ -186,8 +188,8 @@ _RANGES = [
     ("trpo.curvature_tasks", lambda c: 0 < c.trpo.curvature_tasks <= 1, "in (0, 1]"),
     (
         "trpo.hvp",
-        lambda c: c.trpo.hvp in ("factored", "double_backward"),
-        "factored or double_backward",
+        lambda c: c.trpo.hvp in ("factored", "double_backward", "finite_difference"),
+        "factored, double_backward or finite_difference",
     ),
     (
         "trpo.task_chunk",

@@ -52,7 +52,7 @@ from metarl.episodes import Episodes, budget_selection, compute_advantages, pack
 from metarl.objectives import surrogate_and_kl
 from metarl.policy import Gaussian, GaussianMLP, Params
 from metarl.sampler import Sampler
-from metarl.trpo import TRPOStats, hessian_vector_product, trpo_step
+from metarl.trpo import TRPOStats, finite_difference_product, hessian_vector_product, trpo_step
 
 PROGRESS_COLUMNS = [
     "iteration", "env_steps", "return_pre", "return_post", "kl", "surrogate_before",
@@ -361,8 +361,17 @@ def meta_step(
         kl = post_adaptation(groups(subset), True)[1]
         return hessian_vector_product(kl, learner.meta_parameters, cfg.trpo.cg_damping)
 
+    def finite_difference():
+        """The MAML authors' secant product of the mean KL over ``subset``."""
+        parts = groups(subset)
+        return finite_difference_product(
+            lambda: post_adaptation(parts, True)[1], learner.meta_parameters, cfg.trpo.cg_damping
+        )
+
     product = None  # the objective's own KL, all tasks, by double back-propagation
-    if cfg.trpo.hvp == "factored" and cfg.inner.learn_lr == "none":
+    if cfg.trpo.hvp == "finite_difference":
+        product = finite_difference
+    elif cfg.trpo.hvp == "factored" and cfg.inner.learn_lr == "none":
         product = factored
     elif len(subset) < n:
         product = double_backward
@@ -376,6 +385,7 @@ def meta_step(
         ls_steps=cfg.trpo.ls_steps,
         ls_backtrack=cfg.trpo.ls_backtrack,
         curvature_product=product,
+        linear_curvature=cfg.trpo.hvp != "finite_difference",
     )
 
 

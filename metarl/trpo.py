@@ -69,6 +69,36 @@ def hessian_vector_product(
     return hvp
 
 
+def finite_difference_product(
+    f: Callable[[], torch.Tensor], params: Sequence[torch.Tensor], damping: float = 0.0
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``v -> (∇f(θ + εv) - ∇f(θ - εv)) / 2ε + damping v`` with ``ε = 1 / ‖θ‖``: the MAML code's.
+
+    cbfinn/maml_rl's TRPO (its ``sandbox/rocky/tf/optimizers/conjugate_gradient_optimizer.py``)
+    builds rllab's ``FiniteDifferenceHvp`` as ``FiniteDifferenceHvp(num_slices)``, which passes
+    ``num_slices = 1`` as the first parameter, ``base_eps`` (meant to be 1e-8). The difference
+    quotient's step along ``v`` is then ``‖v‖ / ‖θ‖``: not the Hessian at ``θ`` but a secant over
+    a neighbourhood that grows with ``v``, so the product is not linear in ``v``. ``f()``
+    evaluates the function at the current values of ``params`` with a graph to them; the
+    parameters are restored after every product.
+    """
+    theta = torch.cat([p.detach().reshape(-1) for p in params])
+    eps = 1.0 / theta.norm().item()
+
+    def grad_at(x: torch.Tensor) -> torch.Tensor:
+        _assign(params, x)
+        return flat_grad(f(), params)
+
+    def product(v: torch.Tensor) -> torch.Tensor:
+        try:
+            diff = grad_at(theta + eps * v) - grad_at(theta - eps * v)
+        finally:
+            _assign(params, theta)
+        return diff / (2 * eps) + damping * v
+
+    return product
+
+
 @dataclass
 class TRPOStats:
     loss_before: float
@@ -91,6 +121,7 @@ def trpo_step(
     ls_steps: int = 15,
     ls_backtrack: float = 0.8,
     curvature_product: Callable[[], Callable[[torch.Tensor], torch.Tensor]] | None = None,
+    linear_curvature: bool = True,
 ) -> TRPOStats:
     """Update the leaf tensors ``params`` in place.
 
@@ -102,7 +133,9 @@ def trpo_step(
     CG multiplies by the Hessian of the objective's KL (plus ``cg_damping``), or, if given, by
     ``curvature_product()``, a function ``v -> H v`` built after the gradient (e.g. on a
     subsample of the data, or factored; it includes its own damping); the line search always
-    checks the objective's full KL.
+    checks the objective's full KL. ``linear_curvature=False`` (a product that is not linear in
+    ``v``, such as ``finite_difference_product``) measures ``xᵀHx`` for the step's scale with
+    one more product, as rllab's TRPO does, instead of taking it from CG's residual.
     """
     loss, kl = objective(True)
     loss_before = loss.item()
@@ -117,6 +150,8 @@ def trpo_step(
     if not torch.isfinite(g).all():
         return stats
     direction, dhd = conjugate_gradient(fisher_vector, -g, cg_iters)
+    if not linear_curvature and torch.isfinite(direction).all():
+        dhd = direction @ fisher_vector(direction)
     shs = 0.5 * dhd
     del fisher_vector  # frees the second-order graph before the line search
     if not (torch.isfinite(direction).all() and torch.isfinite(shs) and shs > 0):
