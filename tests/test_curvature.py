@@ -68,3 +68,24 @@ def test_the_meta_step_gets_the_same_products_either_way(monkeypatch, extra):
     factored, double_backward = products
     assert factored.abs().max() > 0
     torch.testing.assert_close(factored, double_backward, rtol=1e-4, atol=1e-6)
+
+
+def test_the_authors_finite_difference_product_is_the_hessian_for_a_small_v(monkeypatch):
+    """``trpo.hvp=finite_difference`` differentiates the same KL (all tasks, through the
+    adaptation): for a small ``v`` its secant is the factored product's Hessian."""
+    products = []
+
+    def record(params, objective, curvature_product=None, **kwargs):
+        v = 1e-3 * torch.linspace(-1, 1, sum(p.numel() for p in params))
+        products.append(curvature_product()(v) / 1e-3)
+        return trainer.TRPOStats(0, 0, 0, 0, False, 0, 0)
+
+    monkeypatch.setattr(trainer, "trpo_step", record)
+    base = ["meta_batch=6", "episodes=5", "policy.hidden=[16]", "threads=1", "trpo.cg_damping=0"]
+    for hvp in ("factored", "finite_difference"):
+        meta_iteration(metarl.make_learner(metarl.load_config(None, [*base, f"trpo.hvp={hvp}"])))
+    factored, finite_difference = products
+    assert factored.abs().max() > 0
+    torch.testing.assert_close(
+        finite_difference, factored, rtol=0.05, atol=0.05 * factored.abs().max().item()
+    )

@@ -7,7 +7,13 @@ from test_adaptation import flat, unflat
 
 from metarl.adaptation import adapt, adapt_detached
 from metarl.objectives import surrogate_and_kl
-from metarl.trpo import conjugate_gradient, flat_grad, hessian_vector_product, trpo_step
+from metarl.trpo import (
+    conjugate_gradient,
+    finite_difference_product,
+    flat_grad,
+    hessian_vector_product,
+    trpo_step,
+)
 
 
 def test_conjugate_gradient_solves_a_known_spd_system():
@@ -123,3 +129,43 @@ def test_trpo_rejects_a_non_finite_gradient():
     stats = trpo_step([x], lambda cg: (x.sqrt() * float("inf"), 0.5 * (x**2).sum()))
     assert not stats.accepted
     assert x.item() == 1.0
+
+
+def test_the_authors_finite_difference_product_is_a_secant_with_step_one_over_the_norm():
+    """For f = ¼ Σ x⁴ (∇f = x³) the central difference is exactly 3x²v + ε²v³, ε = 1/‖x‖."""
+    start = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+    x = start.clone().requires_grad_()
+    product = finite_difference_product(lambda: 0.25 * (x**4).sum(), [x], damping=0.1)
+    v = torch.tensor([1.0, 2.0, -3.0], dtype=torch.float64)
+    eps = 1 / start.norm()
+    torch.testing.assert_close(product(v), 3 * start**2 * v + eps**2 * v**3 + 0.1 * v)
+    # Twice v is not twice the product: the secant widens with v.
+    assert not torch.allclose(product(2 * v), 2 * product(v))
+    torch.testing.assert_close(x.detach(), start)  # restored after each product
+
+
+def test_a_nonlinear_product_scales_the_step_with_one_more_product():
+    """One CG iteration with a product p(v) = A v (1 + ‖v‖²): CG's own xᵀ(b - r) is
+    α² bᵀAb (1 + ‖b‖²), rllab's xᵀp(x) is α² bᵀAb (1 + ‖x‖²); with the latter the full step's
+    KL is max_kl / (1 + ‖x‖²), so it is accepted at once and lands where this computes."""
+    a = torch.diag(torch.tensor([1.0, 4.0, 9.0], dtype=torch.float64))
+    c = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
+
+    def product(v):
+        return a @ v * (1 + v @ v)
+
+    b = -c
+    x_cg = (b @ b) / (b @ product(b)) * b
+    expected = x_cg * torch.sqrt(0.01 / (0.5 * x_cg @ product(x_cg)))
+    x = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    stats = trpo_step(
+        [x],
+        quadratic_problem(a, c, x),
+        max_kl=0.01,
+        cg_iters=1,
+        curvature_product=lambda: product,
+        linear_curvature=False,
+    )
+    assert stats.accepted and stats.step_fraction == 1.0
+    torch.testing.assert_close(x.detach(), expected)
+    assert math.isclose(stats.kl, 0.01 / (1 + x_cg @ x_cg), rel_tol=1e-9)
