@@ -2,10 +2,11 @@
 
 The locomotion presets take the curvature (the Hessian of the post-adaptation KL) from a quarter
 of the meta-batch's tasks, which makes the meta-step about 4x cheaper. This script measures what
-it costs per step: from a run's checkpoint it samples meta-batches as training does and, on each,
-takes the meta-step once per variant from the same parameters and data, reporting the
-surrogate's improvement (``surrogate_before - surrogate_after``), the KL of the accepted step,
-the accepted step fraction and the time.
+it costs per step, and what the MAML authors' finite-difference products change: from a run's
+checkpoint it samples meta-batches as training does and, on each, takes the meta-step once per
+variant from the same parameters and data, reporting the surrogate's improvement
+(``surrogate_before - surrogate_after``), the KL of the accepted step, the accepted step fraction
+and the time.
 
 Run:  python experiments/curvature_step_quality.py RUN_DIR --checkpoint iter_000200 --batches 4
 Prints a line per batch and variant, then one JSON line with every figure.
@@ -27,11 +28,17 @@ import torch
 from metarl.adaptation import adapt_detached
 from metarl.trainer import collect, for_inner, for_meta, load_learner, meta_step
 
-# (name, trpo overrides): the presets' subsample, the same with more damping, every task.
+# (name, trpo overrides): the presets' subsample, the same with more damping, every task, and
+# every task by the MAML authors' finite differences (trpo.finite_difference_product).
 VARIANTS = {
-    "1/4 of the tasks": {"curvature_tasks": 0.25},
-    "1/4 of the tasks, damping 0.1": {"curvature_tasks": 0.25, "cg_damping": 0.1},
-    "every task": {"curvature_tasks": 1.0},
+    "1/4 of the tasks": {"curvature_tasks": 0.25, "hvp": "factored"},
+    "1/4 of the tasks, damping 0.1": {
+        "curvature_tasks": 0.25,
+        "hvp": "factored",
+        "cg_damping": 0.1,
+    },
+    "every task": {"curvature_tasks": 1.0, "hvp": "factored"},
+    "every task, finite differences": {"curvature_tasks": 1.0, "hvp": "finite_difference"},
 }
 
 
