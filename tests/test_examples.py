@@ -79,7 +79,7 @@ def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
     out = run("curvature_step_quality.py", str(run_dir), "--batches", "1")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert len(result["rows"]) == len(result["means"]) == 3
+    assert len(result["rows"]) == len(result["means"]) == 4
     assert all(r["kl"] > 0 and 0 < r["step_fraction"] <= 1 for r in result["rows"])
 
     preset = str(ROOT / "experiments" / "navigation2d.yaml")
