@@ -61,9 +61,10 @@ class TRPOConfig:
     curvature_tasks: float = 1.0
     # How CG's curvature products are computed. Two give the same Hessian-vector products:
     # factored = JᵀFJ through the inner steps (metarl/curvature.py, faster); double_backward =
-    # autograd through the whole adaptation (a meta-learned α always uses it). finite_difference
-    # = the MAML authors' code: central differences of the KL's gradient with step 1/‖θ‖ along
-    # v, a secant rather than the Hessian (metarl/trpo.py: finite_difference_product).
+    # autograd through the whole adaptation (factored falls back to it for a meta-learned α).
+    # finite_difference = the MAML authors' code: central differences of the KL's gradient with
+    # step 1/‖θ‖ along v, a secant rather than the Hessian (metarl/trpo.py:
+    # finite_difference_product).
     hvp: str = "factored"
     # Tasks per batched graph in the meta-step (None: all at once). The same numbers for any
     # value; smaller chunks trade batching for memory locality (faster for large batches).
