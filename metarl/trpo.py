@@ -82,7 +82,7 @@ def finite_difference_product(
     evaluates the function at the current values of ``params`` with a graph to them; the
     parameters are restored after every product.
     """
-    theta = torch.cat([p.detach().reshape(-1) for p in params])
+    theta = _flat(params)
     eps = 1.0 / theta.norm().item()
 
     def grad_at(x: torch.Tensor) -> torch.Tensor:
@@ -145,16 +145,17 @@ def trpo_step(
     else:
         fisher_vector = curvature_product()
     del loss, kl
-    old = torch.cat([p.detach().reshape(-1) for p in params])
+    old = _flat(params)
     stats = TRPOStats(loss_before, loss_before, 0.0, ls_steps, False, 0.0, g.norm().item())
     if not torch.isfinite(g).all():
         return stats
     direction, dhd = conjugate_gradient(fisher_vector, -g, cg_iters)
-    if not linear_curvature and torch.isfinite(direction).all():
+    finite = torch.isfinite(direction).all()
+    if finite and not linear_curvature:
         dhd = direction @ fisher_vector(direction)
     shs = 0.5 * dhd
     del fisher_vector  # frees the second-order graph before the line search
-    if not (torch.isfinite(direction).all() and torch.isfinite(shs) and shs > 0):
+    if not (finite and torch.isfinite(shs) and shs > 0):
         return stats
     full_step = direction * torch.sqrt(max_kl / shs)  # so that ½ xᵀHx = max_kl
 
@@ -178,6 +179,11 @@ def trpo_step(
                 k += 1
     _assign(params, old)
     return stats
+
+
+def _flat(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The values of ``params`` as one detached vector (``_assign``'s inverse)."""
+    return torch.cat([p.detach().reshape(-1) for p in params])
 
 
 def _assign(params: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
