@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the step size of the steps after the first, as a multiple of α (default: "
         "eval.later_scale, 0.5: the paper's α/2)",
     )
+    ev.add_argument(
+        "--out",
+        help="the report's path, a .json file (default: RUN_DIR/evaluation.json); its plot is "
+        "written beside it with the suffix .png",
+    )
 
     watch = sub.add_parser(
         "watch",
@@ -152,6 +157,9 @@ def _evaluate(args) -> None:
         if getattr(args, name) is not None and getattr(args, name) < 0:
             flag = name.replace("_", "-")
             raise ConfigError(f"--{flag}: must be >= 0, got {getattr(args, name)}")
+    out = Path(args.out) if args.out else Path(args.run_dir) / "evaluation.json"
+    if out.suffix != ".json" or not out.parent.is_dir():
+        raise ConfigError(f"--out: must be a .json file in an existing folder, got {args.out}")
     report = evaluate(
         args.run_dir,
         args.tasks,
@@ -162,9 +170,10 @@ def _evaluate(args) -> None:
         args.baseline,
         args.batch,
         args.later_scale,
+        out,
     )
     print(json.dumps(report))
-    print(f"written to {Path(args.run_dir) / 'evaluation.json'}")
+    print(f"written to {out}")
 
 
 def _watch(args) -> None:

@@ -100,8 +100,10 @@ def evaluate(
     baseline: str | None = None,
     batch: str | None = None,
     later_scale: float | None = None,
+    out: str | Path | None = None,
 ) -> dict:
-    """Evaluate a run's checkpoint and write ``run_dir/evaluation.json``; returns its contents.
+    """Evaluate a run's checkpoint and write the report to ``out`` (default
+    ``run_dir/evaluation.json``) and its plot beside it as ``.png``; returns the report.
 
     Unset arguments take the run's ``eval`` config. ``mean_return[k]`` is the mean over tasks of
     the per-task mean episode return after ``k`` steps; ``stderr[k]`` its standard error.
@@ -132,9 +134,10 @@ def evaluate(
         "checkpoint": checkpoint,
         "iteration": learner.iteration,
     }
-    (Path(run_dir) / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    out = Path(run_dir) / "evaluation.json" if out is None else Path(out)
+    out.write_text(json.dumps(report, indent=2) + "\n")
     # Imported here: matplotlib costs every `import metarl` half a second otherwise.
     from metarl.plots import plot_evaluation
 
-    plot_evaluation(report, Path(run_dir) / "evaluation.png")
+    plot_evaluation(report, out.with_suffix(".png"))
     return report

@@ -48,6 +48,13 @@ def test_train_then_evaluate(tmp_path):
     out = metarl("evaluate", str(run), "--later-scale", "-1")
     assert out.returncode == 2 and "--later-scale: must be >= 0, got -1.0" in out.stderr
     assert json.loads((run / "evaluation.json").read_text()) == report  # nothing overwritten
+    out = metarl("evaluate", str(run), "--tasks", "4", "--out", str(tmp_path / "wide.json"))
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "wide.json").read_text())["num_tasks"] == 4
+    assert (tmp_path / "wide.png").is_file()
+    out = metarl("evaluate", str(run), "--out", str(tmp_path / "missing" / "wide.json"))
+    assert out.returncode == 2 and "--out: must be a .json file in an existing folder" in out.stderr
+    assert json.loads((run / "evaluation.json").read_text()) == report
 
     out = metarl("train", "--resume", str(run), "--iterations", "3", "--no-progress")
     assert out.returncode == 0, out.stderr
