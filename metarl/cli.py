@@ -49,7 +49,16 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--episodes", type=int, help="episodes per task and step (default: eval.episodes)"
     )
-    ev.add_argument("--seed", type=int, help="seed of the held-out tasks (default: eval.seed)")
+    ev.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the held-out tasks and their episodes (default: eval.seed)",
+    )
+    ev.add_argument(
+        "--task-file",
+        help='a JSON file with the held-out tasks, a list such as [{"goal": [0.1, -0.3]}, ...] '
+        '(or an object whose "tasks" is one), in place of --tasks drawn ones',
+    )
     ev.add_argument("--checkpoint", default="latest", help="checkpoint name in RUN_DIR/checkpoints")
     ev.add_argument(
         "--baseline",
@@ -157,9 +166,11 @@ def _evaluate(args) -> None:
         if getattr(args, name) is not None and getattr(args, name) < 0:
             flag = name.replace("_", "-")
             raise ConfigError(f"--{flag}: must be >= 0, got {getattr(args, name)}")
-    out = Path(args.out) if args.out else Path(args.run_dir) / "evaluation.json"
-    if out.suffix != ".json" or not out.parent.is_dir():
+    out = Path(args.run_dir) / "evaluation.json" if args.out is None else Path(args.out)
+    if args.out is not None and (out.suffix != ".json" or not out.parent.is_dir()):
         raise ConfigError(f"--out: must be a .json file in an existing folder, got {args.out}")
+    if args.task_file is not None and args.tasks is not None:
+        raise ConfigError("--tasks and --task-file: give one of them")
     report = evaluate(
         args.run_dir,
         args.tasks,
@@ -171,13 +182,15 @@ def _evaluate(args) -> None:
         args.batch,
         args.later_scale,
         out,
+        args.task_file,
     )
     print(json.dumps(report))
     print(f"written to {out}")
 
 
 def _watch(args) -> None:
-    from metarl.watch import parse_task_args, step_text, watch
+    from metarl.tasks import parse_task_args
+    from metarl.watch import step_text, watch
 
     task = parse_task_args(args.task) if args.task else None
     result = watch(

@@ -17,6 +17,7 @@ import torch
 from metarl.adaptation import adapt_detached
 from metarl.episodes import Episodes, fit_baseline
 from metarl.policy import Params
+from metarl.tasks import load_task_file, task_to_json
 from metarl.trainer import (
     Learner,
     collect,
@@ -76,17 +77,19 @@ def reseed(learner: Learner, seed: int) -> None:
 
 
 def held_out_returns(
-    learner: Learner, tasks: int, steps: int, episodes: int, seed: int
+    learner: Learner, tasks: int | list[dict], steps: int, episodes: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over ``tasks`` held-out tasks (stream ``seed``) of the return after 0..steps gradient
-    steps, and its standard error over tasks: two ``[steps + 1]`` arrays. Closes the sampler."""
+    """Mean over held-out tasks of the return after 0..steps gradient steps, and its standard
+    error over tasks: two ``[steps + 1]`` arrays. ``tasks`` is a number of tasks drawn from the
+    stream ``seed`` or the tasks themselves; ``seed`` also seeds their episodes. Closes the
+    sampler."""
     reseed(learner, seed)
-    result = adapt_to_tasks(
-        learner, learner.family.sample_tasks(tasks, learner.rng), steps, episodes
-    )
+    if isinstance(tasks, int):
+        tasks = learner.family.sample_tasks(tasks, learner.rng)
+    result = adapt_to_tasks(learner, tasks, steps, episodes)
     learner.sampler.close()
-    returns = result.returns
-    stderr = returns.std(1, ddof=1) / np.sqrt(tasks) if tasks > 1 else np.zeros(steps + 1)
+    returns, n = result.returns, len(tasks)
+    stderr = returns.std(1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(steps + 1)
     return returns.mean(1), stderr
 
 
@@ -101,12 +104,15 @@ def evaluate(
     batch: str | None = None,
     later_scale: float | None = None,
     out: str | Path | None = None,
+    task_file: str | Path | None = None,
 ) -> dict:
     """Evaluate a run's checkpoint and write the report to ``out`` (default
     ``run_dir/evaluation.json``) and its plot beside it as ``.png``; returns the report.
 
-    Unset arguments take the run's ``eval`` config. ``mean_return[k]`` is the mean over tasks of
-    the per-task mean episode return after ``k`` steps; ``stderr[k]`` its standard error.
+    Unset arguments take the run's ``eval`` config. The held-out tasks are ``tasks`` drawn from
+    the stream ``seed``, or those of ``task_file`` (:func:`metarl.tasks.load_task_file`; the
+    report then lists them). ``mean_return[k]`` is the mean over tasks of the per-task mean
+    episode return after ``k`` steps; ``stderr[k]`` its standard error.
     """
     learner = load_learner(run_dir, checkpoint)
     cfg = learner.config.eval
@@ -117,6 +123,10 @@ def evaluate(
     cfg.baseline = cfg.baseline if baseline is None else baseline
     cfg.batch = cfg.batch if batch is None else batch
     cfg.later_scale = cfg.later_scale if later_scale is None else later_scale
+    given = {}
+    if task_file is not None:
+        tasks = load_task_file(task_file, learner.family, learner.config.env)
+        given = {"task_file": str(task_file), "tasks": [task_to_json(task) for task in tasks]}
     mean, stderr = held_out_returns(learner, tasks, steps, episodes, seed)
     report = {
         "family": learner.config.env,
@@ -125,7 +135,7 @@ def evaluate(
         "steps": list(range(steps + 1)),
         "mean_return": [round(float(x), 4) for x in mean],
         "stderr": [round(float(x), 4) for x in stderr],
-        "num_tasks": tasks,
+        "num_tasks": len(tasks) if given else tasks,
         "episodes_per_step": episodes,
         "seed": seed,
         "baseline": cfg.baseline,
@@ -133,6 +143,7 @@ def evaluate(
         "later_scale": cfg.later_scale,
         "checkpoint": checkpoint,
         "iteration": learner.iteration,
+        **given,
     }
     out = Path(run_dir) / "evaluation.json" if out is None else Path(out)
     out.write_text(json.dumps(report, indent=2) + "\n")

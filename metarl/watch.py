@@ -43,6 +43,7 @@ from metarl.envs.navigation2d import Navigation2DEnv
 from metarl.episodes import Episodes
 from metarl.evaluate import adapt_to_tasks, reseed
 from metarl.policy import GaussianMLP, Params
+from metarl.tasks import check_task, format_task
 from metarl.trainer import Learner, horizon_of, load_learner
 
 RENDER_SUFFIXES = (".mp4", ".gif", ".png")  # .png: a still of every panel's last frame
@@ -63,69 +64,6 @@ class WatchResult:
     # Per scalar info term the family reports (e.g. HalfCheetah's x_velocity): its mean per env
     # step over the adaptation episodes after k steps, [K + 1].
     terms: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-# --- tasks -------------------------------------------------------------------------------------
-
-
-def parse_task_args(specs: list[str]) -> dict[str, float | list[float]]:
-    """``["velocity=1.5"]`` -> ``{"velocity": 1.5}``; ``["goal=0.3,-0.2"]`` -> a list value."""
-    task: dict[str, float | list[float]] = {}
-    for spec in specs:
-        key, sep, text = spec.partition("=")
-        key = key.strip()
-        if not sep or not key or not text.strip():
-            raise ConfigError(
-                f"--task {spec!r}: expected KEY=VALUE, e.g. --task velocity=1.5, --task "
-                "direction=-1 or --task goal=0.3,-0.2"
-            )
-        if key in task:
-            raise ConfigError(f"--task {spec!r}: {key} is given twice")
-        try:
-            values = [float(v) for v in text.split(",")]
-        except ValueError:
-            raise ConfigError(
-                f"--task {spec!r}: the value must be numbers separated by commas"
-            ) from None
-        task[key] = values[0] if len(values) == 1 else values
-    return task
-
-
-def _format_value(value) -> str:
-    return ",".join(f"{float(v):.3g}" for v in np.ravel(value))
-
-
-def format_task(task: dict) -> str:
-    """``{"goal": array([0.3, -0.2])}`` -> ``"goal=0.3,-0.2"``."""
-    return " ".join(f"{key}={_format_value(value)}" for key, value in task.items())
-
-
-def check_task(task: dict, family: gym.Env, env_id: str) -> dict:
-    """``task`` (numbers or lists, e.g. from the command line) in the family's own form.
-
-    The family's current ``task`` is the template: the same keys, each with the same number of
-    values. Anything else is a :class:`ConfigError` naming the keys the family has.
-    """
-    template = family.task
-    allowed = ", ".join(
-        f"{key} ({np.size(value)} number{'s' if np.size(value) > 1 else ''}, e.g. --task "
-        f"{key}={_format_value(value)})"
-        for key, value in template.items()
-    )
-    unknown, missing = sorted(set(task) - set(template)), sorted(set(template) - set(task))
-    if unknown:
-        raise ConfigError(
-            f"--task {', '.join(unknown)}: not a key of {env_id} tasks, which take {allowed}"
-        )
-    if missing:
-        raise ConfigError(f"--task: {env_id} tasks also need {', '.join(missing)}: {allowed}")
-    checked = {}
-    for key, value in template.items():
-        given = np.asarray(task[key], dtype=np.float64).ravel()
-        if given.size != np.size(value):
-            raise ConfigError(f"--task {key}: {env_id} expects {allowed}, got {given.size}")
-        checked[key] = float(given[0]) if np.ndim(value) == 0 else given.reshape(np.shape(value))
-    return checked
 
 
 # --- rendering --------------------------------------------------------------------------------

@@ -55,6 +55,22 @@ def test_train_then_evaluate(tmp_path):
     out = metarl("evaluate", str(run), "--out", str(tmp_path / "missing" / "wide.json"))
     assert out.returncode == 2 and "--out: must be a .json file in an existing folder" in out.stderr
     assert json.loads((run / "evaluation.json").read_text()) == report
+    goals = tmp_path / "goals.json"
+    goals.write_text(json.dumps({"tasks": [{"goal": [0.1, -0.3]}, {"goal": [-0.4, 0.2]}]}))
+    fixed = tmp_path / "fixed.json"
+    out = metarl(
+        "evaluate", str(run), "--task-file", str(goals), "--steps", "1", "--out", str(fixed)
+    )
+    assert out.returncode == 0, out.stderr
+    given = json.loads(fixed.read_text())
+    assert given["num_tasks"] == 2 and given["task_file"] == str(goals)
+    assert given["tasks"] == [{"goal": [0.1, -0.3]}, {"goal": [-0.4, 0.2]}]
+    out = metarl("evaluate", str(run), "--task-file", str(goals), "--tasks", "3")
+    assert out.returncode == 2 and "--tasks and --task-file: give one of them" in out.stderr
+    goals.write_text('[{"goal": [0.1]}]')
+    out = metarl("evaluate", str(run), "--task-file", str(goals))
+    assert out.returncode == 2 and "task 0 goal: metarl/Navigation2D-v0 expects" in out.stderr
+    assert json.loads((run / "evaluation.json").read_text()) == report
 
     out = metarl("train", "--resume", str(run), "--iterations", "3", "--no-progress")
     assert out.returncode == 0, out.stderr

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
@@ -257,3 +258,11 @@ def test_presets_train_a_tiny_iteration(preset, tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert len((tmp_path / "r" / "progress.csv").read_text().splitlines()) == 2
+
+
+def test_paper_test_goals_are_the_authors_draw():
+    """experiments/navigation2d_paper_test_goals.json holds the goals of the authors' test script
+    (np.random.seed(1), then 40 uniform draws in [-0.5, 0.5]^2), bit for bit."""
+    content = json.loads((ROOT / "experiments" / "navigation2d_paper_test_goals.json").read_text())
+    goals = np.array([task["goal"] for task in content["tasks"]])
+    np.testing.assert_array_equal(goals, np.random.RandomState(1).uniform(-0.5, 0.5, (40, 2)))

@@ -9,6 +9,7 @@ import pytest
 
 from metarl.config import load_config
 from metarl.evaluate import held_out_returns
+from metarl.tasks import check_task
 from metarl.trainer import load_learner
 
 RESULTS = Path(__file__).parents[1] / "experiments" / "results"
@@ -51,9 +52,12 @@ def test_navigation_evaluation_is_what_its_checkpoint_scores(report_path):
     cfg = learner.config.eval
     for key in ("baseline", "batch", "later_scale"):  # older reports: the config's defaults
         setattr(cfg, key, report.get(key, getattr(cfg, key)))
+    tasks = report["num_tasks"]
+    if "tasks" in report:  # evaluated on given tasks (metarl evaluate --task-file)
+        tasks = [check_task(task, learner.family, report["family"]) for task in report["tasks"]]
     mean, stderr = held_out_returns(
         learner,
-        report["num_tasks"],
+        tasks,
         report["steps"][-1],
         report["episodes_per_step"],
         report["seed"],

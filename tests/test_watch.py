@@ -1,6 +1,5 @@
 """metarl watch: offscreen frames, labels, videos, Navigation2D trajectories, and bad input."""
 
-import gymnasium as gym
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -8,17 +7,8 @@ import torch
 
 import metarl
 from metarl.cli import main
-from metarl.config import ConfigError
 from metarl.evaluate import adapt_to_tasks, reseed
-from metarl.watch import (
-    check_task,
-    label,
-    make_render_env,
-    parse_task_args,
-    play,
-    use_offscreen_gl,
-    watch,
-)
+from metarl.watch import label, make_render_env, play, use_offscreen_gl, watch
 
 TINY = ["iterations=1", "meta_batch=2", "episodes=2", "policy.hidden=[8]", "threads=1"]
 HORIZON = 10
@@ -106,16 +96,6 @@ def test_watch_navigation_png_and_gif(nav_run, tmp_path):
     assert png.ndim == 3 and len(np.unique(png.reshape(-1, png.shape[-1]), axis=0)) > 10
     gif = iio.imread(tmp_path / "nav.gif", index=None)
     assert len(gif) > 2 and not np.array_equal(gif[0], gif[-1])  # the trajectories grow
-
-
-def test_task_parsing_and_checking():
-    assert parse_task_args(["velocity=1.5"]) == {"velocity": 1.5}
-    assert parse_task_args(["goal=0.3,-0.2"]) == {"goal": [0.3, -0.2]}
-    nav = gym.make("metarl/Navigation2D-v0").unwrapped
-    task = check_task({"goal": [0.3, -0.2]}, nav, "metarl/Navigation2D-v0")
-    assert np.allclose(task["goal"], [0.3, -0.2]) and task["goal"].shape == (2,)
-    with pytest.raises(ConfigError, match="2 numbers"):
-        check_task({"goal": 0.3}, nav, "metarl/Navigation2D-v0")
 
 
 @pytest.mark.parametrize(
