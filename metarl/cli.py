@@ -169,8 +169,6 @@ def _evaluate(args) -> None:
     out = Path(args.run_dir) / "evaluation.json" if args.out is None else Path(args.out)
     if args.out is not None and (out.suffix != ".json" or not out.parent.is_dir()):
         raise ConfigError(f"--out: must be a .json file in an existing folder, got {args.out}")
-    if args.task_file is not None and args.tasks is not None:
-        raise ConfigError("--tasks and --task-file: give one of them")
     report = evaluate(
         args.run_dir,
         args.tasks,

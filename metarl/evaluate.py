@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from metarl.adaptation import adapt_detached
+from metarl.config import ConfigError
 from metarl.episodes import Episodes, fit_baseline
 from metarl.policy import Params
 from metarl.tasks import load_task_file, task_to_json
@@ -114,6 +115,8 @@ def evaluate(
     report then lists them). ``mean_return[k]`` is the mean over tasks of the per-task mean
     episode return after ``k`` steps; ``stderr[k]`` its standard error.
     """
+    if task_file is not None and tasks is not None:
+        raise ConfigError("--tasks and --task-file: give one of them")
     learner = load_learner(run_dir, checkpoint)
     cfg = learner.config.eval
     tasks = cfg.tasks if tasks is None else tasks
