@@ -260,9 +260,22 @@ def test_presets_train_a_tiny_iteration(preset, tmp_path):
     assert len((tmp_path / "r" / "progress.csv").read_text().splitlines()) == 2
 
 
-def test_paper_test_goals_are_the_authors_draw():
-    """experiments/navigation2d_paper_test_goals.json holds the goals of the authors' test script
-    (np.random.seed(1), then 40 uniform draws in [-0.5, 0.5]^2), bit for bit."""
-    content = json.loads((ROOT / "experiments" / "navigation2d_paper_test_goals.json").read_text())
-    goals = np.array([task["goal"] for task in content["tasks"]])
-    np.testing.assert_array_equal(goals, np.random.RandomState(1).uniform(-0.5, 0.5, (40, 2)))
+PAPER_TEST_TASKS = {
+    # file: (key, the authors' test script's draw after np.random.seed(1) -> our task values)
+    "navigation2d_paper_test_goals.json": ("goal", lambda r: r.uniform(-0.5, 0.5, (40, 2))),
+    "halfcheetah_vel_paper_test_goals.json": ("velocity", lambda r: r.uniform(0.0, 2.0, 40)),
+    "halfcheetah_dir_paper_test_goals.json": (
+        "direction",
+        lambda r: np.where(r.uniform(0.0, 2.0, 40) < 1.0, -1.0, 1.0),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", PAPER_TEST_TASKS)
+def test_paper_test_tasks_are_the_authors_draw(name):
+    """The task files in experiments/ hold the tasks of the authors' test scripts
+    (cbfinn/maml_rl, maml_examples/test_maml_*.py), bit for bit."""
+    key, draw = PAPER_TEST_TASKS[name]
+    content = json.loads((ROOT / "experiments" / name).read_text())
+    values = np.array([task[key] for task in content["tasks"]])
+    np.testing.assert_array_equal(values, draw(np.random.RandomState(1)))
