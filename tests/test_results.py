@@ -29,6 +29,16 @@ def _name(path: Path) -> str:
     return str(path.relative_to(RESULTS))
 
 
+def _cases(reports: list[Path]) -> list:
+    """Every report, those on more than 40 tasks (half a minute each) marked ``slow`` but the
+    first, so that the default run checks that kind too and stays a few minutes long."""
+    large = [path for path in reports if json.loads(path.read_text())["num_tasks"] > 40]
+    return [
+        pytest.param(path, marks=pytest.mark.slow) if path in large[1:] else path
+        for path in reports
+    ]
+
+
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=_name)
 def test_shipped_checkpoint_resumes_its_run(path):
     """What `metarl train --resume` and `metarl evaluate` need: the checkpoint loads into the
@@ -42,7 +52,7 @@ def test_shipped_checkpoint_resumes_its_run(path):
     assert learner.env_steps > 0
 
 
-@pytest.mark.parametrize("report_path", NAVIGATION_REPORTS, ids=_name)
+@pytest.mark.parametrize("report_path", _cases(NAVIGATION_REPORTS), ids=_name)
 def test_navigation_evaluation_is_what_its_checkpoint_scores(report_path):
     """Re-evaluate the shipped checkpoint with the report's own settings: the published table
     comes from the published policy (to 0.01 of return; thread counts may change the last bits)."""
