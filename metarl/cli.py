@@ -166,9 +166,6 @@ def _evaluate(args) -> None:
         if getattr(args, name) is not None and getattr(args, name) < 0:
             flag = name.replace("_", "-")
             raise ConfigError(f"--{flag}: must be >= 0, got {getattr(args, name)}")
-    out = Path(args.run_dir) / "evaluation.json" if args.out is None else Path(args.out)
-    if args.out is not None and (out.suffix != ".json" or not out.parent.is_dir()):
-        raise ConfigError(f"--out: must be a .json file in an existing folder, got {args.out}")
     report = evaluate(
         args.run_dir,
         args.tasks,
@@ -179,11 +176,11 @@ def _evaluate(args) -> None:
         args.baseline,
         args.batch,
         args.later_scale,
-        out,
+        args.out,
         args.task_file,
     )
     print(json.dumps(report))
-    print(f"written to {out}")
+    print(f"written to {args.out or Path(args.run_dir) / 'evaluation.json'}")
 
 
 def _watch(args) -> None:

@@ -117,6 +117,8 @@ def evaluate(
     """
     if task_file is not None and tasks is not None:
         raise ConfigError("--tasks and --task-file: give one of them")
+    if out is not None and (Path(out).suffix != ".json" or not Path(out).parent.is_dir()):
+        raise ConfigError(f"--out: must be a .json file in an existing folder, got {out}")
     learner = load_learner(run_dir, checkpoint)
     cfg = learner.config.eval
     tasks = cfg.tasks if tasks is None else tasks
