@@ -17,22 +17,22 @@ CHECKPOINTS = sorted(RESULTS.glob("**/checkpoints/*.pt"))
 
 
 # 2D navigation only: its 40 tasks x 4 steps x 40 episodes take seconds; a MuJoCo family's minutes.
-NAVIGATION_REPORTS = sorted(
-    path
-    for path in RESULTS.glob("**/evaluation*.json")  # evaluation_samples.json too
+NAVIGATION_REPORTS = {
+    path: report
+    for path in sorted(RESULTS.glob("**/evaluation*.json"))  # evaluation_samples.json too
     if (report := json.loads(path.read_text()))["family"] == "metarl/Navigation2D-v0"
     and (path.parent / "checkpoints" / f"{report['checkpoint']}.pt").is_file()
-)
+}
 
 
 def _name(path: Path) -> str:
     return str(path.relative_to(RESULTS))
 
 
-def _cases(reports: list[Path]) -> list:
+def _cases(reports: dict[Path, dict]) -> list:
     """Every report, those on more than 40 tasks (half a minute each) marked ``slow`` but the
     first, so that the default run checks that kind too and stays a few minutes long."""
-    large = [path for path in reports if json.loads(path.read_text())["num_tasks"] > 40]
+    large = [path for path, report in reports.items() if report["num_tasks"] > 40]
     return [
         pytest.param(path, marks=pytest.mark.slow) if path in large[1:] else path
         for path in reports
@@ -56,7 +56,7 @@ def test_shipped_checkpoint_resumes_its_run(path):
 def test_navigation_evaluation_is_what_its_checkpoint_scores(report_path):
     """Re-evaluate the shipped checkpoint with the report's own settings: the published table
     comes from the published policy (to 0.01 of return; thread counts may change the last bits)."""
-    report = json.loads(report_path.read_text())
+    report = NAVIGATION_REPORTS[report_path]
     learner = load_learner(report_path.parent, report["checkpoint"])
     assert learner.iteration == report["iteration"]
     cfg = learner.config.eval
