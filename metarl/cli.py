@@ -157,7 +157,7 @@ def _train(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from metarl.evaluate import evaluate
+    from metarl.evaluate import evaluate, report_path
 
     for name in ("tasks", "episodes"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -180,7 +180,7 @@ def _evaluate(args) -> None:
         args.task_file,
     )
     print(json.dumps(report))
-    print(f"written to {args.out or Path(args.run_dir) / 'evaluation.json'}")
+    print(f"written to {report_path(args.run_dir, args.out)}")
 
 
 def _watch(args) -> None:
@@ -213,10 +213,11 @@ def _watch(args) -> None:
 
 
 def _plot(args) -> None:
+    from metarl.evaluate import report_path
     from metarl.plots import plot_evaluation, plot_learning_curve
 
     print(f"written to {plot_learning_curve(args.run_dir)}")
-    evaluation = Path(args.run_dir) / "evaluation.json"
+    evaluation = report_path(args.run_dir)
     if evaluation.is_file():
         report = json.loads(evaluation.read_text())
         print(f"written to {plot_evaluation(report, evaluation.with_suffix('.png'))}")

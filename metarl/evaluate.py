@@ -117,7 +117,8 @@ def evaluate(
     """
     if task_file is not None and tasks is not None:
         raise ConfigError("--tasks and --task-file: give one of them")
-    if out is not None and (Path(out).suffix != ".json" or not Path(out).parent.is_dir()):
+    path = report_path(run_dir, out)
+    if out is not None and (path.suffix != ".json" or not path.parent.is_dir()):
         raise ConfigError(f"--out: must be a .json file in an existing folder, got {out}")
     learner = load_learner(run_dir, checkpoint)
     cfg = learner.config.eval
@@ -150,10 +151,14 @@ def evaluate(
         "iteration": learner.iteration,
         **given,
     }
-    out = Path(run_dir) / "evaluation.json" if out is None else Path(out)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    path.write_text(json.dumps(report, indent=2) + "\n")
     # Imported here: matplotlib costs every `import metarl` half a second otherwise.
     from metarl.plots import plot_evaluation
 
-    plot_evaluation(report, out.with_suffix(".png"))
+    plot_evaluation(report, path.with_suffix(".png"))
     return report
+
+
+def report_path(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Where :func:`evaluate` writes its report: ``out``, else ``run_dir/evaluation.json``."""
+    return Path(run_dir) / "evaluation.json" if out is None else Path(out)
