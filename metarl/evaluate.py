@@ -77,21 +77,34 @@ def reseed(learner: Learner, seed: int) -> None:
     learner.generator = torch.Generator().manual_seed(seed)
 
 
-def held_out_returns(
+def held_out_task_returns(
     learner: Learner, tasks: int | list[dict], steps: int, episodes: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over held-out tasks of the return after 0..steps gradient steps, and its standard
-    error over tasks: two ``[steps + 1]`` arrays. ``tasks`` is a number of tasks drawn from the
-    stream ``seed`` or the tasks themselves; ``seed`` also seeds their episodes. Closes the
-    sampler."""
+) -> np.ndarray:
+    """Per-task mean return after 0..steps gradient steps on held-out tasks: ``[steps + 1, N]``.
+
+    ``tasks`` is a number of tasks drawn from the stream ``seed`` or the tasks themselves;
+    ``seed`` also seeds their episodes. Closes the sampler."""
     reseed(learner, seed)
     if isinstance(tasks, int):
         tasks = learner.family.sample_tasks(tasks, learner.rng)
     result = adapt_to_tasks(learner, tasks, steps, episodes)
     learner.sampler.close()
-    returns, n = result.returns, len(tasks)
-    stderr = returns.std(1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(steps + 1)
+    return result.returns
+
+
+def mean_and_stderr(returns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[K, N]`` per-task returns -> their mean over tasks and its standard error, each ``[K]``."""
+    n = returns.shape[1]
+    stderr = returns.std(1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(len(returns))
     return returns.mean(1), stderr
+
+
+def held_out_returns(
+    learner: Learner, tasks: int | list[dict], steps: int, episodes: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over held-out tasks of the return after 0..steps gradient steps, and its standard
+    error over tasks: two ``[steps + 1]`` arrays (arguments as :func:`held_out_task_returns`)."""
+    return mean_and_stderr(held_out_task_returns(learner, tasks, steps, episodes, seed))
 
 
 def evaluate(
@@ -112,8 +125,8 @@ def evaluate(
 
     Unset arguments take the run's ``eval`` config. The held-out tasks are ``tasks`` drawn from
     the stream ``seed``, or those of ``task_file`` (:func:`metarl.tasks.load_task_file`; the
-    report then lists them). ``mean_return[k]`` is the mean over tasks of the per-task mean
-    episode return after ``k`` steps; ``stderr[k]`` its standard error.
+    report then lists them). ``task_returns[k][n]`` is task ``n``'s mean episode return after
+    ``k`` steps, ``mean_return[k]`` its mean over tasks and ``stderr[k]`` the standard error.
     """
     if task_file is not None and tasks is not None:
         raise ConfigError("--tasks and --task-file: give one of them")
@@ -133,7 +146,8 @@ def evaluate(
     if task_file is not None:
         tasks = load_task_file(task_file, learner.family, learner.config.env)
         given = {"task_file": str(task_file), "tasks": [task_to_json(task) for task in tasks]}
-    mean, stderr = held_out_returns(learner, tasks, steps, episodes, seed)
+    task_returns = held_out_task_returns(learner, tasks, steps, episodes, seed)
+    mean, stderr = mean_and_stderr(task_returns)
     report = {
         "family": learner.config.env,
         "horizon": learner.config.horizon,
@@ -150,6 +164,7 @@ def evaluate(
         "checkpoint": checkpoint,
         "iteration": learner.iteration,
         **given,
+        "task_returns": [[round(float(x), 2) for x in row] for row in task_returns],
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
     # Imported here: matplotlib costs every `import metarl` half a second otherwise.

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import yaml
 
 FAST = [
@@ -45,6 +46,10 @@ def test_train_then_evaluate(tmp_path):
     assert report["steps"] == [0, 1, 2] and report["num_tasks"] == 3
     assert len(report["mean_return"]) == len(report["stderr"]) == 3
     assert all(-200 < r < 0 for r in report["mean_return"])
+    per_task = np.array(report["task_returns"])  # [steps + 1, tasks], rounded to 0.01
+    assert per_task.shape == (3, 3)
+    np.testing.assert_allclose(per_task.mean(1), report["mean_return"], atol=0.01)
+    np.testing.assert_allclose(per_task.std(1, ddof=1) / 3**0.5, report["stderr"], atol=0.01)
     out = metarl("evaluate", str(run), "--later-scale", "-1")
     assert out.returncode == 2 and "--later-scale: must be >= 0, got -1.0" in out.stderr
     assert json.loads((run / "evaluation.json").read_text()) == report  # nothing overwritten

@@ -91,6 +91,17 @@ def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
     first, second = (r["mean_return"] for r in result["runs"])
     assert len(first) == 4 and first != second  # eval.steps + 1 figures per initialisation
     assert "paper random_init:" in out.stdout
+    # Given tasks: every (initialisation, task) return is reported, and the summary is their mean.
+    goals = tmp_path / "goals.json"
+    goals.write_text(json.dumps({"tasks": [{"goal": [0.1, -0.3]}, {"goal": [-0.4, 0.2]}]}))
+    out = run("random_init_adaptation.py", preset, "--task-file", str(goals), *args)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    returns = np.array([r["task_returns"] for r in result["runs"]])  # [seeds, steps + 1, tasks]
+    assert returns.shape == (2, 4, 2) and result["task_file"] == str(goals)
+    summary = next(line for line in out.stdout.splitlines() if line.startswith("mean of 2"))
+    printed = [float(x) for x in summary.split()[-4:]]
+    np.testing.assert_allclose(printed, returns.mean((0, 2)), atol=0.01)
 
 
 def test_oracle_policy_is_the_task_appended_to_the_observation(monkeypatch):
