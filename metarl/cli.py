@@ -179,8 +179,10 @@ def _evaluate(args) -> None:
         args.out,
         args.task_file,
     )
-    print(json.dumps(report))
-    print(f"written to {report_path(args.run_dir, args.out)}")
+    rows = zip(report["steps"], report["mean_return"], report["stderr"], strict=True)
+    for k, mean, stderr in rows:
+        print(f"after {k} step{'' if k == 1 else 's'}: {mean:10.2f} ± {stderr:.2f}")
+    print(f"over {report['num_tasks']} tasks, written to {report_path(args.run_dir, args.out)}")
 
 
 def _watch(args) -> None:

@@ -42,6 +42,8 @@ def test_train_then_evaluate(tmp_path):
     out = metarl("evaluate", str(run), "--tasks", "3", "--steps", "2", "--episodes", "2")
     assert out.returncode == 0, out.stderr
     report = json.loads((run / "evaluation.json").read_text())
+    after_one = f"after 1 step: {report['mean_return'][1]:10.2f} ± {report['stderr'][1]:.2f}"
+    assert after_one in out.stdout and f"written to {run / 'evaluation.json'}" in out.stdout
     assert report["family"] == "metarl/Navigation2D-v0"
     assert report["steps"] == [0, 1, 2] and report["num_tasks"] == 3
     assert len(report["mean_return"]) == len(report["stderr"]) == 3
