@@ -3,10 +3,10 @@
 Finn et al. (2017, Figure 5) report, beside MAML, a randomly initialised policy adapted with the
 same test protocol (their `maml_examples/test_maml_*.py`: 20 episodes per step, vanilla policy
 gradient steps of α then α/2; the committed scripts use α = 0.5 for HalfCheetahDir's random
-row and 0.1 for HalfCheetahVel's). Nothing is
-meta-learned, so the figure depends only on the environment (physics, reward, observation), the
-policy's initialisation and the policy-gradient step: comparing ours with the paper's isolates
-those from meta-training when our MAML falls short.
+row and 0.1 for HalfCheetahVel's). Nothing is meta-learned, so the figure depends only on the
+environment (physics, reward, observation), the policy's initialisation and the policy-gradient
+step: comparing ours with the paper's isolates those from meta-training when our MAML falls
+short.
 
 Each initialisation is adapted to every task. The paper's scripts differ in how initialisations
 meet tasks: HalfCheetahDir's seeds each task's run with its index (one initialisation per task),
@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import metarl
+from metarl.config import ConfigError
 from metarl.evaluate import held_out_task_returns, mean_and_stderr
 from metarl.plots import paper_results
 from metarl.tasks import load_task_file
@@ -49,6 +50,8 @@ def main() -> None:
     parser.add_argument("--task-file", type=Path, help="the tasks (default: eval.tasks drawn)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
 
     runs = []
     for seed in range(args.seeds):
@@ -57,7 +60,10 @@ def main() -> None:
         ev, learner = config.eval, make_learner(config)
         tasks = ev.tasks
         if args.task_file is not None:
-            tasks = load_task_file(args.task_file, learner.family, config.env)
+            try:  # checked before the first episode
+                tasks = load_task_file(args.task_file, learner.family, config.env)
+            except ConfigError as err:
+                parser.error(str(err))
         returns = held_out_task_returns(learner, tasks, ev.steps, ev.episodes, ev.seed)
         runs.append(returns)
         mean, se = mean_and_stderr(returns)

@@ -102,6 +102,10 @@ def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
     summary = next(line for line in out.stdout.splitlines() if line.startswith("mean of 2"))
     printed = [float(x) for x in summary.split()[-4:]]
     np.testing.assert_allclose(printed, returns.mean((0, 2)), atol=0.01)
+    goals.write_text(json.dumps({"tasks": [{"goal": [0.1]}]}))
+    out = run("random_init_adaptation.py", preset, "--task-file", str(goals), *args)
+    assert out.returncode == 2 and "random init, seed" not in out.stdout
+    assert f"--task-file {goals}, task 0" in out.stderr.splitlines()[-1]
 
 
 def test_oracle_policy_is_the_task_appended_to_the_observation(monkeypatch):
