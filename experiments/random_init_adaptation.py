@@ -53,20 +53,24 @@ def main() -> None:
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
 
-    runs = []
+    runs, rows, tasks = [], [], None
     for seed in range(args.seeds):
         overrides = [f"inner.lr={args.lr}", f"seed={seed}", *args.set]
         config = metarl.load_config(args.config, overrides)
         ev, learner = config.eval, make_learner(config)
-        tasks = ev.tasks
-        if args.task_file is not None:
-            try:  # checked before the first episode
-                tasks = load_task_file(args.task_file, learner.family, config.env)
-            except ConfigError as err:
-                parser.error(str(err))
+        if tasks is None:  # the same for every seed; a task file is checked before any episode
+            tasks = ev.tasks
+            if args.task_file is not None:
+                try:
+                    tasks = load_task_file(args.task_file, learner.family, config.env)
+                except ConfigError as err:
+                    parser.error(str(err))
         returns = held_out_task_returns(learner, tasks, ev.steps, ev.episodes, ev.seed)
         runs.append(returns)
         mean, se = mean_and_stderr(returns)
+        rows.append(
+            {"seed": seed, "mean_return": mean.tolist(), "task_returns": returns.round(2).tolist()}
+        )
         cells = "  ".join(f"{m:8.2f} ± {s:5.2f}" for m, s in zip(mean, se, strict=True))
         print(f"random init, seed {seed}, α = {args.lr}:  {cells}", flush=True)
 
@@ -86,13 +90,9 @@ def main() -> None:
     if family is not None:
         for name in ("random_init", "maml"):
             print(_row(f"paper {name}:", family[name]))
-    runs_json = [
-        {"seed": seed, "mean_return": r.mean(1).tolist(), "task_returns": np.round(r, 2).tolist()}
-        for seed, r in enumerate(runs)
-    ]
     task_file = None if args.task_file is None else str(args.task_file)
     print(json.dumps({"config": str(args.config), "lr": args.lr, "set": args.set,
-                      "task_file": task_file, "runs": runs_json}))  # fmt: skip
+                      "task_file": task_file, "runs": rows}))  # fmt: skip
 
 
 if __name__ == "__main__":
