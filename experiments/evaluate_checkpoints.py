@@ -38,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument(
-        "--every", type=int, default=50, help="evaluate iter_N.pt for N % every == 0"
+        "--every", type=int, default=50, help="evaluate iter_N.pt for N %% every == 0"
     )
     parser.add_argument("--select-steps", type=int, default=1, help="steps whose return selects")
     parser.add_argument("--validation-seed", type=int, default=2)

@@ -294,3 +294,16 @@ def test_paper_test_tasks_are_the_authors_draw(name):
     content = json.loads((ROOT / "experiments" / name).read_text())
     values = np.array([task[key] for task in content["tasks"]])
     np.testing.assert_array_equal(values, draw(np.random.RandomState(1)))
+
+
+SCRIPTS = sorted(
+    p.name for p in (ROOT / "experiments").glob("*.py") if '__name__ == "__main__"' in p.read_text()
+)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_help_prints_usage(script):
+    # argparse formats help with %-interpolation: a bare "%" in a help string breaks only -h
+    out = run(script, "--help")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage:")
