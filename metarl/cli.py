@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         "followed by the next)",
     )
     ev.add_argument(
+        "--first-scale",
+        type=float,
+        help="the first step's size as a multiple of α (default: eval.first_scale, 1: the "
+        "paper's α)",
+    )
+    ev.add_argument(
         "--later-scale",
         type=float,
         help="the step size of the steps after the first, as a multiple of α (default: "
@@ -162,22 +168,23 @@ def _evaluate(args) -> None:
     for name in ("tasks", "episodes"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ConfigError(f"--{name}: must be >= 1, got {getattr(args, name)}")
-    for name in ("steps", "later_scale"):
+    for name in ("steps", "first_scale", "later_scale"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             flag = name.replace("_", "-")
             raise ConfigError(f"--{flag}: must be >= 0, got {getattr(args, name)}")
     report = evaluate(
         args.run_dir,
-        args.tasks,
-        args.steps,
-        args.episodes,
-        args.seed,
-        args.checkpoint,
-        args.baseline,
-        args.batch,
-        args.later_scale,
-        args.out,
-        args.task_file,
+        tasks=args.tasks,
+        steps=args.steps,
+        episodes=args.episodes,
+        seed=args.seed,
+        checkpoint=args.checkpoint,
+        baseline=args.baseline,
+        batch=args.batch,
+        first_scale=args.first_scale,
+        later_scale=args.later_scale,
+        out=args.out,
+        task_file=args.task_file,
     )
     rows = zip(report["steps"], report["mean_return"], report["stderr"], strict=True)
     for k, mean, stderr in rows:

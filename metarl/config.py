@@ -97,7 +97,10 @@ class AuxConfig:
 @dataclass
 class EvalConfig:
     tasks: int = 40  # held-out tasks
-    steps: int = 3  # gradient steps; α for the first, later_scale · α after
+    steps: int = 3  # gradient steps; first_scale · α for the first, later_scale · α after
+    # The first step's size as a multiple of α: 1, the paper's (other values measure whether
+    # the meta-learned α suits the held-out tasks: results README, HalfCheetahVel by goal).
+    first_scale: float = 1.0
     # The later steps' step size as a multiple of α: the paper's α/2. (The authors' AntDir test
     # script took 0.01; README, AntVel.)
     later_scale: float = 0.5
@@ -217,6 +220,7 @@ _RANGES = [
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),
+    ("eval.first_scale", lambda c: c.eval.first_scale >= 0, ">= 0"),
     ("eval.later_scale", lambda c: c.eval.later_scale >= 0, ">= 0"),
     ("eval.baseline", lambda c: c.eval.baseline in EVAL_BASELINES, " or ".join(EVAL_BASELINES)),
     ("eval.batch", lambda c: c.eval.batch in BATCHES, " or ".join(BATCHES)),

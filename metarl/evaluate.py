@@ -1,7 +1,7 @@
 """Evaluation as in the paper: average return on held-out tasks after 0, 1, ..., K gradient steps.
 
 Step ``k`` (1-based) uses ``α`` for ``k = 1`` and ``α/2`` after (Finn et al. 2017, section 5.3;
-``eval.later_scale`` sets the 1/2).
+``eval.first_scale`` and ``eval.later_scale`` set the 1 and the 1/2).
 Held-out tasks come from a task stream seeded by ``eval.seed``, separate from training's.
 """
 
@@ -65,7 +65,7 @@ def adapt_to_tasks(learner: Learner, tasks: list[dict], steps: int, episodes: in
                 params,
                 learner.step_sizes,
                 [inner],
-                scales=[1.0 if k == 0 else cfg.later_scale],
+                scales=[cfg.first_scale if k == 0 else cfg.later_scale],
             )
             result.params.append(params)
     return result
@@ -116,6 +116,7 @@ def evaluate(
     checkpoint: str = "latest",
     baseline: str | None = None,
     batch: str | None = None,
+    first_scale: float | None = None,
     later_scale: float | None = None,
     out: str | Path | None = None,
     task_file: str | Path | None = None,
@@ -142,6 +143,7 @@ def evaluate(
     cfg.baseline = cfg.baseline if baseline is None else baseline
     cfg.batch = cfg.batch if batch is None else batch
     cfg.later_scale = cfg.later_scale if later_scale is None else later_scale
+    cfg.first_scale = cfg.first_scale if first_scale is None else first_scale
     given = {}
     if task_file is not None:
         tasks = load_task_file(task_file, learner.family, learner.config.env)
@@ -160,6 +162,7 @@ def evaluate(
         "seed": seed,
         "baseline": cfg.baseline,
         "batch": cfg.batch,
+        "first_scale": cfg.first_scale,
         "later_scale": cfg.later_scale,
         "checkpoint": checkpoint,
         "iteration": learner.iteration,

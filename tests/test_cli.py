@@ -52,12 +52,16 @@ def test_train_then_evaluate(tmp_path):
     assert per_task.shape == (3, 3)
     np.testing.assert_allclose(per_task.mean(1), report["mean_return"], atol=0.01)
     np.testing.assert_allclose(per_task.std(1, ddof=1) / 3**0.5, report["stderr"], atol=0.01)
-    out = metarl("evaluate", str(run), "--later-scale", "-1")
-    assert out.returncode == 2 and "--later-scale: must be >= 0, got -1.0" in out.stderr
+    assert report["first_scale"] == 1.0 and report["later_scale"] == 0.5  # the paper's α, α/2
+    for flag in ("--first-scale", "--later-scale"):
+        out = metarl("evaluate", str(run), flag, "-1")
+        assert out.returncode == 2 and f"{flag}: must be >= 0, got -1.0" in out.stderr
     assert json.loads((run / "evaluation.json").read_text()) == report  # nothing overwritten
-    out = metarl("evaluate", str(run), "--tasks", "4", "--out", str(tmp_path / "wide.json"))
+    out = metarl("evaluate", str(run), "--tasks", "4", "--first-scale", "2",
+                 "--out", str(tmp_path / "wide.json"))  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert json.loads((tmp_path / "wide.json").read_text())["num_tasks"] == 4
+    wide = json.loads((tmp_path / "wide.json").read_text())
+    assert wide["num_tasks"] == 4 and wide["first_scale"] == 2.0
     assert (tmp_path / "wide.png").is_file()
     out = metarl("evaluate", str(run), "--out", str(tmp_path / "missing" / "wide.json"))
     assert out.returncode == 2 and "--out: must be a .json file in an existing folder" in out.stderr

@@ -44,8 +44,13 @@ def own_fit(eps: Episodes) -> torch.Tensor:
     return baseline.fit(features(eps), returns, eps.by_task(eps.mask), 1e-5)
 
 
-@pytest.mark.parametrize(("protocol", "later_scale"), [("own", 0.5), ("rllab", 0.5), ("own", 0.2)])
-def test_adaptation_steps_use_the_protocols_baseline_and_step_sizes(protocol, later_scale):
+@pytest.mark.parametrize(
+    ("protocol", "first_scale", "later_scale"),
+    [("own", 1.0, 0.5), ("rllab", 1.0, 0.5), ("own", 1.0, 0.2), ("own", 2.0, 0.5)],
+)
+def test_adaptation_steps_use_the_protocols_baseline_and_step_sizes(
+    protocol, first_scale, later_scale
+):
     config = metarl.load_config(
         None,
         [
@@ -54,6 +59,7 @@ def test_adaptation_steps_use_the_protocols_baseline_and_step_sizes(protocol, la
             "threads=1",
             "returns.bootstrap_truncated=false",
             f"eval.baseline={protocol}",
+            f"eval.first_scale={first_scale}",
             f"eval.later_scale={later_scale}",
         ],
     )
@@ -78,7 +84,7 @@ def test_adaptation_steps_use_the_protocols_baseline_and_step_sizes(protocol, la
             params,
             learner.step_sizes,
             [eps],
-            scales=[1.0 if k == 0 else later_scale],
+            scales=[first_scale if k == 0 else later_scale],
         )
         for name, value in params.items():
             torch.testing.assert_close(result.params[k + 1][name], value, atol=1e-5, rtol=1e-4)

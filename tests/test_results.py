@@ -60,7 +60,8 @@ def test_navigation_evaluation_is_what_its_checkpoint_scores(report_path):
     learner = load_learner(report_path.parent, report["checkpoint"])
     assert learner.iteration == report["iteration"]
     cfg = learner.config.eval
-    for key in ("baseline", "batch", "later_scale"):  # older reports: the config's defaults
+    # Older reports lack some of these keys: the config's defaults, which they were taken with.
+    for key in ("baseline", "batch", "first_scale", "later_scale"):
         setattr(cfg, key, report.get(key, getattr(cfg, key)))
     tasks = report["num_tasks"]
     if "tasks" in report:  # evaluated on given tasks (metarl evaluate --task-file)
