@@ -142,8 +142,8 @@ def evaluate(
     seed = cfg.seed if seed is None else seed
     cfg.baseline = cfg.baseline if baseline is None else baseline
     cfg.batch = cfg.batch if batch is None else batch
-    cfg.later_scale = cfg.later_scale if later_scale is None else later_scale
     cfg.first_scale = cfg.first_scale if first_scale is None else first_scale
+    cfg.later_scale = cfg.later_scale if later_scale is None else later_scale
     given = {}
     if task_file is not None:
         tasks = load_task_file(task_file, learner.family, learner.config.env)
