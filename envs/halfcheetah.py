@@ -49,25 +49,36 @@ class HalfCheetahEnv(MujocoTaskEnv):
 
     Reward (each term in ``info``)
         reward = reward_forward + reward_ctrl, where ``reward_forward`` is the task's function of
-        ``v_x``, the torso's x displacement over the control step divided by ``dt``
-        (``info["x_velocity"]``), and ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper: 0.05).
+        the forward velocity ``v_x`` (``info["x_velocity"]``) and
+        ``reward_ctrl = -ctrl_cost_weight * ||a||^2`` (paper: 0.05). ``v_x`` is, with
+        ``forward_velocity="torso"`` (gymnasium's HalfCheetah), the torso's x displacement over
+        the control step divided by ``dt``; with ``"com"`` (the paper's rllab HalfCheetah,
+        ``get_body_comvel("torso")``), the x velocity of the whole cheetah's centre of mass at the
+        end of the step. The torso rocks on the legs, so the two differ from step to step
+        (under random actions by a standard deviation of about 0.3 m/s at ``frame_skip=1``); over
+        an episode they add up to the same displacement but for the final offset, so a linear
+        reward (HalfCheetahDir) barely changes while ``-|v_x - velocity|`` (HalfCheetahVel) does.
 
     Episode end
         Never *terminated*; *truncated* by the time limit (registered ``max_episode_steps = 200``,
         the paper's horizon).
 
     Constructor arguments (of both tasks)
-        ``ctrl_cost_weight=0.05``, and those of :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`:
-        ``frame_skip=5``, ``reset_noise_scale=0.1``, ``reset_noise="gymnasium"``, ``render_mode``,
-        ``width``, ``height``, ``camera_name``.
+        ``ctrl_cost_weight=0.05``, ``forward_velocity="torso"`` (or ``"com"``), and those of
+        :class:`~metarl.envs.mujoco_family.MujocoTaskEnv`: ``frame_skip=5``,
+        ``reset_noise_scale=0.1``, ``reset_noise="gymnasium"``, ``render_mode``, ``width``,
+        ``height``, ``camera_name``.
     """
 
     xml_file = "half_cheetah.xml"
     # The vector env skips the position stage: its centre of mass comes from PlanarCenterOfMass.
     stage = mujoco.mjtStage.mjSTAGE_NONE
 
-    def __init__(self, ctrl_cost_weight: float = 0.05, **kwargs):
+    def __init__(self, ctrl_cost_weight: float = 0.05, forward_velocity: str = "torso", **kwargs):
+        if forward_velocity not in ("torso", "com"):
+            raise ValueError(f"forward_velocity must be 'torso' or 'com', got {forward_velocity!r}")
         self.ctrl_cost_weight = ctrl_cost_weight
+        self.forward_velocity = forward_velocity
         super().__init__(**kwargs)  # its observation() calls come from the single env
         self._center_of_mass = PlanarCenterOfMass(self.model)
 
@@ -88,7 +99,10 @@ class HalfCheetahEnv(MujocoTaskEnv):
         return np.concatenate([qpos[:, 1:], qvel, com], axis=1).astype(np.float32)
 
     def reward(self, qpos_before, data, actions, task):
-        x_velocity = (data["qpos"][:, 0] - qpos_before[:, 0]) / self.dt
+        if self.forward_velocity == "com":
+            x_velocity = self._center_of_mass.velocity(data["qpos"], data["qvel"])[:, 0]
+        else:
+            x_velocity = (data["qpos"][:, 0] - qpos_before[:, 0]) / self.dt
         forward = self.forward_reward(x_velocity, task)
         ctrl = -self.ctrl_cost_weight * np.square(actions).sum(axis=1)
         terms = {"reward_forward": forward, "reward_ctrl": ctrl, "x_velocity": x_velocity}
@@ -104,8 +118,8 @@ class HalfCheetahVelEnv(VelocityTask, HalfCheetahEnv):
     :class:`HalfCheetahEnv`.
 
     Reward (each term in ``info``)
-        ``reward_forward = -|v_x - velocity|``, with ``v_x`` the torso's forward velocity
-        (``info["x_velocity"]``);
+        ``reward_forward = -|v_x - velocity|``, with ``v_x`` the forward velocity
+        (``info["x_velocity"]``; the torso's or the centre of mass's, see :class:`HalfCheetahEnv`);
         reward = reward_forward + reward_ctrl.
 
     Task distribution
@@ -129,8 +143,8 @@ class HalfCheetahDirEnv(DirectionTask, HalfCheetahEnv):
     :class:`HalfCheetahEnv`.
 
     Reward (each term in ``info``)
-        ``reward_forward = direction * v_x``, with ``v_x`` the torso's forward velocity
-        (``info["x_velocity"]``);
+        ``reward_forward = direction * v_x``, with ``v_x`` the forward velocity
+        (``info["x_velocity"]``; the torso's or the centre of mass's, see :class:`HalfCheetahEnv`);
         reward = reward_forward + reward_ctrl.
 
     Task distribution

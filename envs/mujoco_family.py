@@ -362,6 +362,17 @@ class PlanarCenterOfMass:
         z = z + (d * (cs * az - ss * ax)).sum(1)
         return np.stack([x, np.zeros(len(qpos)), z], axis=1)
 
+    def velocity(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+        """``qpos``, ``qvel`` ``[n, nq]`` -> velocity of the centre of mass ``[n, 3]``: MuJoCo's
+        ``subtree_linvel[1]`` at that state.
+
+        Hinges and slides only, so ``d qpos / dt = qvel`` and the velocity is the derivative of
+        ``self(qpos)`` along ``qvel``, here by a complex step, exact to rounding:
+        ``Im f(q + i h v) / h = f'(q) v + O(h^2)`` with no difference of nearby values to cancel.
+        """
+        h = 1e-20
+        return self(qpos + 1j * h * qvel).imag / h
+
 
 def _rotated_sum(c: np.ndarray, s: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``Σ_b R(θ_b) v_b`` for per-body ``(x, z)`` vectors ``v`` ``[nbody, 2]``, given

@@ -114,7 +114,10 @@ def make_learner(config: Config) -> Learner:
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     env_id = registered_id(config.env)
-    family = gym.make(env_id, **config.env_kwargs).unwrapped
+    try:
+        family = gym.make(env_id, **config.env_kwargs).unwrapped
+    except (TypeError, ValueError) as e:  # an unknown or out-of-range env_kwargs entry
+        raise ConfigError(f"env_kwargs of {config.env}: {e}") from e
     for attr in ("sample_tasks", "set_task"):
         if not callable(getattr(family, attr, None)):
             raise ConfigError(f"env: {config.env} is not a task family (it has no {attr} method)")

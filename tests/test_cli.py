@@ -108,6 +108,7 @@ def test_bad_input_is_one_line_nonzero_exit_and_no_run(tmp_path):
         (["--set", "trpo.max_kl=-1"], "trpo.max_kl: must be > 0"),
         (["--set", "inner.lr"], "expected key=value"),
         ([str(tmp_path / "nope.yaml")], "does not exist"),
+        (["--set", "env_kwargs.nope=1"], "env_kwargs of metarl/Navigation2D-v0: "),
     ]:
         out = metarl("train", *args, "--run-dir", str(run), "--no-progress")
         assert out.returncode == 2

@@ -258,9 +258,48 @@ def test_planar_center_of_mass_equals_mujocos_subtree_com():
         expected.append(data.subtree_com[1].copy())
     np.testing.assert_allclose(PlanarCenterOfMass(model)(qpos), expected, rtol=0, atol=1e-12)
 
+    qvel = rng.normal(0, 3, (20, model.nv))
+    expected = []
+    for q, v in zip(qpos, qvel, strict=True):
+        data.qpos[:], data.qvel[:] = q, v
+        mujoco.mj_forward(model, data)
+        mujoco.mj_subtreeVel(model, data)
+        expected.append(data.subtree_linvel[1].copy())
+    velocity = PlanarCenterOfMass(model).velocity(qpos, qvel)
+    np.testing.assert_allclose(velocity, expected, rtol=0, atol=1e-12)
+
     ant = gym.make("metarl/AntVel-v2").unwrapped
     with pytest.raises(ValueError, match="x-z plane|unrotated"):
         PlanarCenterOfMass(ant.model)
+
+
+@pytest.mark.parametrize("env_id", ["metarl/HalfCheetahVel-v0", "metarl/HalfCheetahDir-v0"])
+def test_cheetah_forward_velocity_com_rewards_the_centre_of_mass_as_rllab(env_id):
+    kwargs = {"forward_velocity": "com", "frame_skip": 1}
+    env = gym.make(env_id, **kwargs).unwrapped
+    vec = gym.make_vec(env_id, 2, **kwargs)
+    tasks = env.sample_tasks(2, np.random.default_rng(0))
+    env.set_task(tasks[1])
+    vec.unwrapped.set_tasks(tasks)
+    env.reset(seed=3)
+    vec.reset(seed=[2, 3])
+    probe = mujoco.MjData(env.model)
+    com_minus_torso = []
+    for action in random_actions((50, 6), seed=4):
+        x_before = env.data.qpos[0]
+        _, reward, _, _, info = env.step(action)
+        _, rewards, _, _, infos = vec.step(np.stack([action, action]))
+        probe.qpos[:], probe.qvel[:] = env.data.qpos, env.data.qvel
+        mujoco.mj_forward(env.model, probe)
+        mujoco.mj_subtreeVel(env.model, probe)  # rllab's get_body_comvel("torso")
+        assert info["x_velocity"] == pytest.approx(probe.subtree_linvel[1, 0], abs=1e-10)
+        assert rewards[1] == pytest.approx(reward, rel=1e-9, abs=1e-12)
+        assert infos["x_velocity"][1] == pytest.approx(info["x_velocity"], rel=1e-9, abs=1e-12)
+        com_minus_torso.append(info["x_velocity"] - (env.data.qpos[0] - x_before) / env.dt)
+    assert np.std(com_minus_torso) > 0.05  # the torso rocks: not the same reward as "torso"
+    assert gym.make(env_id).unwrapped.forward_velocity == "torso"
+    with pytest.raises(ValueError, match="forward_velocity must be 'torso' or 'com', got 'x'"):
+        gym.make(env_id, forward_velocity="x")
 
 
 @pytest.mark.parametrize("env_id", FAMILIES)
