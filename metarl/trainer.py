@@ -116,7 +116,9 @@ def make_learner(config: Config) -> Learner:
     env_id = registered_id(config.env)
     try:
         family = gym.make(env_id, **config.env_kwargs).unwrapped
-    except (TypeError, ValueError) as e:  # an unknown or out-of-range env_kwargs entry
+    except (TypeError, ValueError) as e:
+        if not config.env_kwargs:  # a family that fails with its defaults: a bug, not bad input
+            raise
         raise ConfigError(f"env_kwargs of {config.env}: {e}") from e
     for attr in ("sample_tasks", "set_task"):
         if not callable(getattr(family, attr, None)):
