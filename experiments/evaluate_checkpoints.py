@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import metarl
-from metarl.config import BATCHES, EVAL_BASELINES
+from metarl.config import BATCHES, EVAL_BASELINES, override_eval
 from metarl.evaluate import held_out_returns
 
 
@@ -48,19 +48,28 @@ def main() -> None:
     )
     parser.add_argument("--batch", choices=BATCHES, help="each step's batch (default: eval.batch)")
     parser.add_argument(
+        "--first-scale", type=float, help="first step's size / α (default: eval.first_scale)"
+    )
+    parser.add_argument(
         "--later-scale", type=float, help="later steps' size / α (default: eval.later_scale)"
     )
     parser.add_argument("--output", default="checkpoint_selection.json", help="in RUN_DIR")
     args = parser.parse_args()
 
-    config = metarl.load_config(args.run_dir / "config.yaml").eval
-    config.baseline = args.baseline or config.baseline
-    config.batch = args.batch or config.batch
-    if args.later_scale is not None:
-        if args.later_scale < 0:
-            parser.error(f"--later-scale must be >= 0, got {args.later_scale}")
-        config.later_scale = args.later_scale
+    try:
+        config = override_eval(
+            metarl.load_config(args.run_dir / "config.yaml").eval,
+            baseline=args.baseline,
+            batch=args.batch,
+            first_scale=args.first_scale,
+            later_scale=args.later_scale,
+        )
+    except metarl.ConfigError as e:
+        parser.error(str(e))
     test_seed = config.seed if args.test_seed is None else args.test_seed
+    if min(test_seed, args.validation_seed) < 0:
+        parser.error(f"--validation-seed, --test-seed: must be >= 0, got {args.validation_seed}, "
+                     f"{test_seed}")  # fmt: skip
     if test_seed == args.validation_seed:
         parser.error("--validation-seed must differ from the test seed")
     checkpoints = sorted((args.run_dir / "checkpoints").glob("iter_*.pt"))
@@ -78,6 +87,7 @@ def main() -> None:
         "validation_seed": args.validation_seed,
         "baseline": config.baseline,
         "batch": config.batch,
+        "first_scale": config.first_scale,
         "later_scale": config.later_scale,
         "select_steps": args.select_steps,
         "validation": rows,

@@ -165,13 +165,6 @@ def _train(args) -> None:
 def _evaluate(args) -> None:
     from metarl.evaluate import evaluate, report_path
 
-    for name in ("tasks", "episodes"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise ConfigError(f"--{name}: must be >= 1, got {getattr(args, name)}")
-    for name in ("steps", "first_scale", "later_scale"):
-        if getattr(args, name) is not None and getattr(args, name) < 0:
-            flag = name.replace("_", "-")
-            raise ConfigError(f"--{flag}: must be >= 0, got {getattr(args, name)}")
     report = evaluate(
         args.run_dir,
         tasks=args.tasks,

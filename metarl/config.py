@@ -219,6 +219,7 @@ _RANGES = [
     ),
     ("eval.tasks", lambda c: c.eval.tasks >= 1, ">= 1"),
     ("eval.steps", lambda c: c.eval.steps >= 0, ">= 0"),
+    ("eval.seed", lambda c: c.eval.seed >= 0, ">= 0"),
     ("eval.episodes", lambda c: c.eval.episodes >= 1, ">= 1"),
     ("eval.first_scale", lambda c: c.eval.first_scale >= 0, ">= 0"),
     ("eval.later_scale", lambda c: c.eval.later_scale >= 0, ">= 0"),
@@ -298,6 +299,22 @@ def validate(config: Config) -> None:
         if not ok(config):
             raise ConfigError(f"{key}: must be {allowed}, got {get_key(config, key)!r}")
     registered_id(config.env)
+
+
+def override_eval(config: EvalConfig, **values) -> EvalConfig:
+    """``config`` with the given fields replaced (``None``: kept), range-checked as a config is.
+
+    For the evaluation's command-line flags and keyword arguments (``first_scale=2.0``): an
+    error names the flag (``--first-scale``) rather than the config key.
+    """
+    given = {key: value for key, value in values.items() if value is not None}
+    checked = Config(eval=dataclasses.replace(config, **given))
+    for key, ok, allowed in _RANGES:
+        section, _, name = key.partition(".")
+        if section == "eval" and name in given and not ok(checked):
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag}: must be {allowed}, got {given[name]!r}")
+    return checked.eval
 
 
 def registered_id(env: str) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from metarl.adaptation import adapt_detached
-from metarl.config import ConfigError
+from metarl.config import ConfigError, override_eval
 from metarl.episodes import Episodes, fit_baseline
 from metarl.policy import Params
 from metarl.tasks import load_task_file, task_to_json
@@ -135,15 +135,18 @@ def evaluate(
     if out is not None and (path.suffix != ".json" or not path.parent.is_dir()):
         raise ConfigError(f"--out: must be a .json file in an existing folder, got {out}")
     learner = load_learner(run_dir, checkpoint)
-    cfg = learner.config.eval
-    tasks = cfg.tasks if tasks is None else tasks
-    steps = cfg.steps if steps is None else steps
-    episodes = cfg.episodes if episodes is None else episodes
-    seed = cfg.seed if seed is None else seed
-    cfg.baseline = cfg.baseline if baseline is None else baseline
-    cfg.batch = cfg.batch if batch is None else batch
-    cfg.first_scale = cfg.first_scale if first_scale is None else first_scale
-    cfg.later_scale = cfg.later_scale if later_scale is None else later_scale
+    cfg = learner.config.eval = override_eval(
+        learner.config.eval,
+        tasks=tasks,
+        steps=steps,
+        episodes=episodes,
+        seed=seed,
+        baseline=baseline,
+        batch=batch,
+        first_scale=first_scale,
+        later_scale=later_scale,
+    )
+    tasks, steps, episodes, seed = cfg.tasks, cfg.steps, cfg.episodes, cfg.seed
     given = {}
     if task_file is not None:
         tasks = load_task_file(task_file, learner.family, learner.config.env)

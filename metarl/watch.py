@@ -426,6 +426,8 @@ def watch(
         raise ConfigError(f"run dir {run_dir} does not exist (expected a folder of metarl train)")
     if steps < 0:
         raise ConfigError(f"--steps: must be >= 0, got {steps}")
+    if seed < 0:
+        raise ConfigError(f"--seed: must be >= 0, got {seed}")
     if episodes is not None and episodes < 1:
         raise ConfigError(f"--episodes: must be >= 1, got {episodes}")
     if layout not in LAYOUTS:

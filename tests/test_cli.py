@@ -53,9 +53,10 @@ def test_train_then_evaluate(tmp_path):
     np.testing.assert_allclose(per_task.mean(1), report["mean_return"], atol=0.01)
     np.testing.assert_allclose(per_task.std(1, ddof=1) / 3**0.5, report["stderr"], atol=0.01)
     assert report["first_scale"] == 1.0 and report["later_scale"] == 0.5  # the paper's α, α/2
-    for flag in ("--first-scale", "--later-scale"):
+    for flag, allowed in [("--first-scale", ">= 0, got -1.0"), ("--later-scale", ">= 0, got -1.0"),
+                          ("--seed", ">= 0, got -1"), ("--episodes", ">= 1, got -1")]:  # fmt: skip
         out = metarl("evaluate", str(run), flag, "-1")
-        assert out.returncode == 2 and f"{flag}: must be >= 0, got -1.0" in out.stderr
+        assert out.returncode == 2 and f"{flag}: must be {allowed}" in out.stderr.splitlines()[0]
     assert json.loads((run / "evaluation.json").read_text()) == report  # nothing overwritten
     out = metarl("evaluate", str(run), "--tasks", "4", "--first-scale", "2",
                  "--out", str(tmp_path / "wide.json"))  # fmt: skip

@@ -1,6 +1,14 @@
 import pytest
 
-from metarl.config import Config, ConfigError, apply_overrides, from_dict, load_config
+from metarl.config import (
+    Config,
+    ConfigError,
+    EvalConfig,
+    apply_overrides,
+    from_dict,
+    load_config,
+    override_eval,
+)
 
 
 def test_defaults_are_the_papers_navigation_settings():
@@ -39,6 +47,7 @@ def test_overrides_are_parsed_as_yaml_and_validated():
         (["aux.weight_decay=-0.1"], "aux.weight_decay: must be >= 0, got -0.1"),
         (["aux.weight_decay=lots"], "aux.weight_decay: expected float"),
         (["aux.gate=-1"], "aux.gate: must be >= 0, got -1.0"),
+        (["eval.seed=-1"], "eval.seed: must be >= 0, got -1"),
         (
             ["aux.enabled=true", "aux.gate=3", "meta_batch=1"],
             "meta_batch: must be >= 2 with aux.gate",
@@ -66,3 +75,19 @@ def test_apply_overrides_does_not_mutate_its_input():
     data = {"inner": {"lr": 0.1}}
     assert apply_overrides(data, ["inner.lr=0.2"]) == {"inner": {"lr": 0.2}}
     assert data == {"inner": {"lr": 0.1}}
+
+
+def test_override_eval_checks_the_given_values_and_names_their_flags():
+    ev = EvalConfig(episodes=20)
+    new = override_eval(ev, first_scale=2, steps=None, seed=5, batch="samples")
+    assert (new.first_scale, new.seed, new.batch) == (2, 5, "samples")
+    assert (new.steps, new.episodes) == (ev.steps, 20)  # None and unnamed keep the run's value
+    assert ev == EvalConfig(episodes=20)  # the run's eval config is not changed
+    for values, message in [
+        ({"first_scale": -1.0}, "--first-scale: must be >= 0, got -1.0"),
+        ({"tasks": 0}, "--tasks: must be >= 1, got 0"),
+        ({"seed": -3}, "--seed: must be >= 0, got -3"),
+        ({"batch": "steps"}, "--batch: must be episodes or samples, got 'steps'"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            override_eval(ev, **values)

@@ -69,6 +69,13 @@ def test_checkpoint_selection_uses_validation_tasks(tmp_path):
     assert out.returncode == 0, out.stderr
     report = json.loads((run_dir / "selection_rllab.json").read_text())
     assert report["baseline"] == "rllab" and report["chosen"] == "iter_000002"
+    for flag, value, message in [
+        ("--first-scale", "-1", "--first-scale: must be >= 0"),
+        ("--validation-seed", "-2", "--test-seed: must be >= 0"),
+    ]:
+        out = run("evaluate_checkpoints.py", str(run_dir), flag, value, "--output", "bad.json")
+        assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert not (run_dir / "bad.json").exists()
 
 
 def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):

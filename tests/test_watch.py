@@ -106,6 +106,8 @@ def test_watch_navigation_png_and_gif(nav_run, tmp_path):
         (["--task", "velocity=1.5"], "HalfCheetahDir-v0 tasks, which take direction"),
         (["--out", "x.avi"], "can be written as .mp4, .gif, .png, not .avi"),
         (["--layout", "grid"], "--layout: must be one of side, sequence"),
+        (["--seed", "-1"], "--seed: must be >= 0, got -1"),
+        (["--steps", "-1"], "--steps: must be >= 0, got -1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cheetah_run, tmp_path, capsys, args, message):
