@@ -80,6 +80,16 @@ class Episodes:
             num_tasks=len(tasks),
         )
 
+    def task_step_means(self) -> dict[str, torch.Tensor]:
+        """Each scalar ``info`` term's mean over each task's lived steps: ``{key: [N]}``."""
+        mask = self.by_task(self.mask)  # [N, T * E]
+        steps = mask.sum(1).clamp(min=1)
+        return {
+            key: (self.by_task(value) * mask).sum(1) / steps
+            for key, value in self.info.items()
+            if value.dim() == 2
+        }
+
     def task_returns(self, rewards: torch.Tensor | None = None) -> torch.Tensor:
         """``[N]`` mean undiscounted episode return of each task, of ``rewards`` ``[T, B]``
         (default: ``self.rewards``; e.g. a family's true reward from ``info``). Empty episodes

@@ -77,19 +77,26 @@ def reseed(learner: Learner, seed: int) -> None:
     learner.generator = torch.Generator().manual_seed(seed)
 
 
-def held_out_task_returns(
+def held_out_adaptation(
     learner: Learner, tasks: int | list[dict], steps: int, episodes: int, seed: int
-) -> np.ndarray:
-    """Per-task mean return after 0..steps gradient steps on held-out tasks: ``[steps + 1, N]``.
-
-    ``tasks`` is a number of tasks drawn from the stream ``seed`` or the tasks themselves;
-    ``seed`` also seeds their episodes. Closes the sampler."""
+) -> Adaptation:
+    """:func:`adapt_to_tasks` on held-out tasks: ``tasks`` is a number of tasks drawn from the
+    stream ``seed`` or the tasks themselves; ``seed`` also seeds their episodes. Closes the
+    sampler."""
     reseed(learner, seed)
     if isinstance(tasks, int):
         tasks = learner.family.sample_tasks(tasks, learner.rng)
     result = adapt_to_tasks(learner, tasks, steps, episodes)
     learner.sampler.close()
-    return result.returns
+    return result
+
+
+def held_out_task_returns(
+    learner: Learner, tasks: int | list[dict], steps: int, episodes: int, seed: int
+) -> np.ndarray:
+    """Per-task mean return after 0..steps gradient steps on held-out tasks: ``[steps + 1, N]``
+    (arguments as :func:`held_out_adaptation`)."""
+    return held_out_adaptation(learner, tasks, steps, episodes, seed).returns
 
 
 def mean_and_stderr(returns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,7 +134,9 @@ def evaluate(
     Unset arguments take the run's ``eval`` config. The held-out tasks are ``tasks`` drawn from
     the stream ``seed``, or those of ``task_file`` (:func:`metarl.tasks.load_task_file`; the
     report then lists them). ``task_returns[k][n]`` is task ``n``'s mean episode return after
-    ``k`` steps, ``mean_return[k]`` its mean over tasks and ``stderr[k]`` the standard error.
+    ``k`` steps, ``mean_return[k]`` its mean over tasks and ``stderr[k]`` the standard error;
+    ``task_step_means[key][k][n]`` the mean per env step of the env's scalar ``info[key]`` on
+    task ``n`` after ``k`` steps (e.g. a cheetah's ``x_velocity``: how fast it ran).
     """
     if task_file is not None and tasks is not None:
         raise ConfigError("--tasks and --task-file: give one of them")
@@ -151,11 +160,13 @@ def evaluate(
     if task_file is not None:
         tasks = load_task_file(task_file, learner.family, learner.config.env)
         given = {"task_file": str(task_file), "tasks": [task_to_json(task) for task in tasks]}
-    task_returns = held_out_task_returns(learner, tasks, steps, episodes, seed)
+    adaptation = held_out_adaptation(learner, tasks, steps, episodes, seed)
+    task_returns = adaptation.returns
     mean, stderr = mean_and_stderr(task_returns)
+    step_means = [eps.task_step_means() for eps in adaptation.episodes]
     report = {
         "family": learner.config.env,
-        "horizon": learner.config.horizon,
+        "horizon": learner.sampler.horizon,  # the env's own when the config leaves it unset
         "env_kwargs": learner.config.env_kwargs,
         "steps": list(range(steps + 1)),
         "mean_return": [round(float(x), 4) for x in mean],
@@ -171,6 +182,10 @@ def evaluate(
         "iteration": learner.iteration,
         **given,
         "task_returns": [[round(float(x), 2) for x in row] for row in task_returns],
+        "task_step_means": {
+            key: [[round(float(x), 4) for x in means[key]] for means in step_means]
+            for key in step_means[0]
+        },
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
     # Imported here: matplotlib costs every `import metarl` half a second otherwise.

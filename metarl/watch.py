@@ -392,13 +392,10 @@ def navigation_output(
 
 
 def step_means(stages: list[Episodes]) -> dict[str, np.ndarray]:
-    """Each scalar info term's mean per env step over each stage's episodes: ``{key: [K + 1]}``
-    (the mean over valid steps of ``info[key]`` ``[T, B]``)."""
-    return {
-        key: np.array([float((e.info[key] * e.mask).sum() / e.mask.sum()) for e in stages])
-        for key, value in stages[0].info.items()
-        if value.dim() == 2
-    }
+    """Each scalar info term's mean per env step over each stage's episodes of the one task:
+    ``{key: [K + 1]}``."""
+    means = [stage.task_step_means() for stage in stages]
+    return {key: np.array([float(m[key][0]) for m in means]) for key in means[0]}
 
 
 def watch(

@@ -9,6 +9,8 @@ import time
 import numpy as np
 import yaml
 
+from metarl.plots import differs_from_paper
+
 FAST = [
     "--set",
     "meta_batch=3",
@@ -45,6 +47,8 @@ def test_train_then_evaluate(tmp_path):
     after_one = f"after 1 step: {report['mean_return'][1]:10.2f} ± {report['stderr'][1]:.2f}"
     assert after_one in out.stdout and f"written to {run / 'evaluation.json'}" in out.stdout
     assert report["family"] == "metarl/Navigation2D-v0"
+    # The config leaves the horizon to the env (100, the paper's), so the plot shows the paper.
+    assert report["horizon"] == 100 and differs_from_paper(report) == ""
     assert report["steps"] == [0, 1, 2] and report["num_tasks"] == 3
     assert len(report["mean_return"]) == len(report["stderr"]) == 3
     assert all(-200 < r < 0 for r in report["mean_return"])
@@ -52,6 +56,11 @@ def test_train_then_evaluate(tmp_path):
     assert per_task.shape == (3, 3)
     np.testing.assert_allclose(per_task.mean(1), report["mean_return"], atol=0.01)
     np.testing.assert_allclose(per_task.std(1, ddof=1) / 3**0.5, report["stderr"], atol=0.01)
+    # Navigation's reward is minus info["distance"], so a task's return is minus its mean
+    # distance per step times its episodes' length, the horizon unless they reach the goal.
+    distance = np.array(report["task_step_means"]["distance"])  # [steps + 1, tasks]
+    assert distance.shape == (3, 3) and (distance > 0).all()
+    assert (per_task >= -distance * report["horizon"] - 0.01).all()
     assert report["first_scale"] == 1.0 and report["later_scale"] == 0.5  # the paper's α, α/2
     for flag, allowed in [("--first-scale", ">= 0, got -1.0"), ("--later-scale", ">= 0, got -1.0"),
                           ("--seed", ">= 0, got -1"), ("--episodes", ">= 1, got -1")]:  # fmt: skip

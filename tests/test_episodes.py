@@ -131,6 +131,16 @@ def test_select_tasks_keeps_each_tasks_columns():
     torch.testing.assert_close(sub.last_obs, eps.last_obs[3:])
 
 
+def test_task_step_means_average_each_tasks_lived_steps():
+    eps = _episodes(torch.zeros(6, dtype=torch.bool))  # column 1 (task 0) lives 3 of 5 steps
+    speed = torch.arange(5 * 6.0).reshape(5, 6) * eps.mask  # [T, B], 0 after the episode
+    eps.info = {"speed": speed, "force": torch.ones(5, 6, 3)}  # only [T, B] terms are averaged
+    means = eps.task_step_means()
+    assert set(means) == {"speed"}
+    task_0 = speed[:, :3].sum() / 13  # 5 + 3 + 5 lived steps
+    torch.testing.assert_close(means["speed"], torch.stack([task_0, speed[:, 3:].mean()]))
+
+
 def lockstep_sampler(lengths: torch.Tensor, budget: int) -> set[tuple[int, int]]:
     """rllab's VectorizedSampler for one task, step by step: env ``s`` runs its episodes
     ``lengths[s]`` back to back; after each step the ended episodes are counted, and the loop stops
