@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import EngFormatter
 
 from metarl.config import ConfigError
 
@@ -115,6 +116,16 @@ def read_progress(run_dir: str | Path) -> dict[str, np.ndarray]:
     return {key: np.array([float(row[key] or "nan") for row in rows]) for key in rows[0]}
 
 
+def _interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp`` continued past both ends at the mean slope instead of held constant.
+
+    A secondary axis places its ticks through the inverse of its mapping, so the mapping must
+    stay invertible over the plot's margins, beyond the data."""
+    slope = (fp[-1] - fp[0]) / (xp[-1] - xp[0])
+    outside = np.minimum(x - xp[0], 0) + np.maximum(x - xp[-1], 0)
+    return np.interp(x, xp, fp) + slope * outside
+
+
 def plot_learning_curve(run_dir: str | Path, path: str | Path | None = None) -> Path:
     """Mean return before and after adaptation vs meta-iteration, env steps on the top axis.
 
@@ -128,14 +139,14 @@ def plot_learning_curve(run_dir: str | Path, path: str | Path | None = None) -> 
     ax.plot(iteration, progress["return_post"], color="tab:red", label="after adaptation")
     if len(iteration) > 1:
         # Env steps grow monotonically but not linearly (episodes may end early), so the top
-        # axis maps iterations to steps by interpolation.
+        # axis maps iterations to steps by interpolation, from (0, 0): before the first
+        # iteration no step was taken.
+        its, steps = np.r_[0, iteration], np.r_[0, env_steps]
         top = ax.secondary_xaxis(
             "top",
-            functions=(
-                lambda i: np.interp(i, iteration, env_steps),
-                lambda s: np.interp(s, env_steps, iteration),
-            ),
+            functions=(lambda i: _interp(i, its, steps), lambda s: _interp(s, steps, its)),
         )
+        top.xaxis.set_major_formatter(EngFormatter())  # 200k, 1.6M, 160M
         top.set_xlabel("env steps")
     ax.set_xlabel("meta-iteration")
     ax.set_ylabel("mean return (meta-batch)")

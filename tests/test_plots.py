@@ -13,6 +13,7 @@ from metarl.cli import main
 from metarl.config import ConfigError
 from metarl.plots import (
     PAPER_FAMILIES,
+    _interp,
     differs_from_paper,
     paper_results,
     plot_evaluation,
@@ -87,6 +88,17 @@ def test_evaluate_writes_evaluation_png(tmp_path):
     # A real progress.csv has empty cells (aux_grad_norm without MeRL).
     assert np.isnan(read_progress(run)["aux_grad_norm"]).all()
     assert is_picture(plot_learning_curve(run))
+
+
+def test_env_step_axis_maps_iterations_both_ways_beyond_the_data():
+    # The top axis of learning_curve.png: iterations 0..3 -> env steps, uneven increments.
+    its, steps = np.array([0.0, 1, 2, 3]), np.array([0.0, 100, 250, 300])
+    np.testing.assert_allclose(_interp(np.array([1.5, 3.0]), its, steps), [175, 300])
+    x = np.linspace(-0.5, 3.5, 41)  # the plot's margins lie outside the data
+    mapped = _interp(x, its, steps)
+    assert (np.diff(mapped) > 0).all()
+    np.testing.assert_allclose(mapped[[0, -1]], [-50, 350])  # the mean slope, 100 per iteration
+    np.testing.assert_allclose(_interp(mapped, steps, its), x)
 
 
 def test_plot_command_writes_learning_curve(tmp_path, capsys):
