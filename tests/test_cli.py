@@ -9,6 +9,7 @@ import time
 import numpy as np
 import yaml
 
+from metarl.cli import main
 from metarl.plots import differs_from_paper
 
 FAST = [
@@ -34,7 +35,17 @@ def metarl(*args, cwd=None):
     )
 
 
-def test_train_then_evaluate(tmp_path):
+def refused(capsys, *args: str) -> str:
+    """Bad input to the CLI, run in process (a subprocess costs seconds): exit code 2 and one
+    line on stderr, which is returned. test_bad_input_is_one_line_nonzero_exit_and_no_run checks
+    the same through real processes."""
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_train_then_evaluate(tmp_path, capsys):
     run = tmp_path / "run"
     out = metarl("train", "--iterations", "2", "--run-dir", str(run), *FAST)
     assert out.returncode == 0, out.stderr
@@ -64,8 +75,7 @@ def test_train_then_evaluate(tmp_path):
     assert report["first_scale"] == 1.0 and report["later_scale"] == 0.5  # the paper's α, α/2
     for flag, allowed in [("--first-scale", ">= 0, got -1.0"), ("--later-scale", ">= 0, got -1.0"),
                           ("--seed", ">= 0, got -1"), ("--episodes", ">= 1, got -1")]:  # fmt: skip
-        out = metarl("evaluate", str(run), flag, "-1")
-        assert out.returncode == 2 and f"{flag}: must be {allowed}" in out.stderr.splitlines()[0]
+        assert f"{flag}: must be {allowed}" in refused(capsys, "evaluate", str(run), flag, "-1")
     assert json.loads((run / "evaluation.json").read_text()) == report  # nothing overwritten
     out = metarl("evaluate", str(run), "--tasks", "4", "--first-scale", "2",
                  "--out", str(tmp_path / "wide.json"))  # fmt: skip
@@ -73,8 +83,8 @@ def test_train_then_evaluate(tmp_path):
     wide = json.loads((tmp_path / "wide.json").read_text())
     assert wide["num_tasks"] == 4 and wide["first_scale"] == 2.0
     assert (tmp_path / "wide.png").is_file()
-    out = metarl("evaluate", str(run), "--out", str(tmp_path / "missing" / "wide.json"))
-    assert out.returncode == 2 and "--out: must be a .json file in an existing folder" in out.stderr
+    out = refused(capsys, "evaluate", str(run), "--out", str(tmp_path / "missing" / "wide.json"))
+    assert "--out: must be a .json file in an existing folder" in out
     assert json.loads((run / "evaluation.json").read_text()) == report
     goals = tmp_path / "goals.json"
     goals.write_text(json.dumps({"tasks": [{"goal": [0.1, -0.3]}, {"goal": [-0.4, 0.2]}]}))
@@ -86,11 +96,11 @@ def test_train_then_evaluate(tmp_path):
     given = json.loads(fixed.read_text())
     assert given["num_tasks"] == 2 and given["task_file"] == str(goals)
     assert given["tasks"] == [{"goal": [0.1, -0.3]}, {"goal": [-0.4, 0.2]}]
-    out = metarl("evaluate", str(run), "--task-file", str(goals), "--tasks", "3")
-    assert out.returncode == 2 and "--tasks and --task-file: give one of them" in out.stderr
+    out = refused(capsys, "evaluate", str(run), "--task-file", str(goals), "--tasks", "3")
+    assert "--tasks and --task-file: give one of them" in out
     goals.write_text('[{"goal": [0.1]}]')
-    out = metarl("evaluate", str(run), "--task-file", str(goals))
-    assert out.returncode == 2 and "task 0 goal: metarl/Navigation2D-v0 expects" in out.stderr
+    out = refused(capsys, "evaluate", str(run), "--task-file", str(goals))
+    assert "task 0 goal: metarl/Navigation2D-v0 expects" in out
     assert json.loads((run / "evaluation.json").read_text()) == report
 
     out = metarl("train", "--resume", str(run), "--iterations", "3", "--no-progress")
@@ -106,9 +116,8 @@ def test_train_then_evaluate(tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["threads"] == 2 and saved["trpo"]["curvature_tasks"] == 0.5
     for bad in (["--set", "inner.lr=0.5"], ["--seed", "3"]):
-        out = metarl("train", "--resume", str(run), "--iterations", "5", *bad, "--no-progress")
-        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
-        assert "keep_checkpoints, trpo.curvature_tasks only" in out.stderr
+        out = refused(capsys, "train", "--resume", str(run), "--iterations", "5", *bad)
+        assert "keep_checkpoints, trpo.curvature_tasks only" in out
     assert len((run / "progress.csv").read_text().splitlines()) == 5
 
 

@@ -29,14 +29,25 @@ def _name(path: Path) -> str:
     return str(path.relative_to(RESULTS))
 
 
+def _costly_kind(report: dict) -> str | None:
+    """The kind of a report whose re-evaluation takes half a minute or more, else None."""
+    if report["num_tasks"] > 40:
+        return "many tasks"
+    if report.get("batch") == "samples":  # the authors' sample-budget batches: more episodes
+        return "sample-budget batches"
+    return None
+
+
 def _cases(reports: dict[Path, dict]) -> list:
-    """Every report, those on more than 40 tasks (half a minute each) marked ``slow`` but the
-    first, so that the default run checks that kind too and stays a few minutes long."""
-    large = [path for path, report in reports.items() if report["num_tasks"] > 40]
-    return [
-        pytest.param(path, marks=pytest.mark.slow) if path in large[1:] else path
-        for path in reports
-    ]
+    """Every report; of each costly kind all but the first marked ``slow``, so that the default
+    run checks every kind and stays a few minutes long."""
+    seen, cases = set(), []
+    for path, report in reports.items():
+        kind = _costly_kind(report)
+        cases.append(pytest.param(path, marks=pytest.mark.slow) if kind in seen else path)
+        if kind is not None:
+            seen.add(kind)
+    return cases
 
 
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=_name)
