@@ -138,19 +138,27 @@ def plot_learning_curve(run_dir: str | Path, path: str | Path | None = None) -> 
     iteration, env_steps = progress["iteration"], progress["env_steps"]
     fig = Figure(figsize=(6, 4), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    ax.plot(iteration, progress["return_pre"], color="tab:gray", label="before adaptation")
-    ax.plot(iteration, progress["return_post"], color="tab:red", label="after adaptation")
-    if len(iteration) > 1:
-        # Env steps grow monotonically but not linearly (episodes may end early), so the top
-        # axis maps iterations to steps by interpolation, from (0, 0): before the first
-        # iteration no step was taken.
-        its, steps = np.r_[0, iteration], np.r_[0, env_steps]
-        top = ax.secondary_xaxis(
-            "top",
-            functions=(lambda i: _interp(i, its, steps), lambda s: _interp(s, steps, its)),
-        )
-        top.xaxis.set_major_formatter(EngFormatter())  # 200k, 1.6M, 160M
-        top.set_xlabel("env steps")
+    marker = "o" if len(iteration) == 1 else None  # a line of one point draws nothing
+    ax.plot(
+        iteration,
+        progress["return_pre"],
+        color="tab:gray",
+        marker=marker,
+        label="before adaptation",
+    )
+    ax.plot(
+        iteration, progress["return_post"], color="tab:red", marker=marker, label="after adaptation"
+    )
+    # Env steps grow monotonically but not linearly (episodes may end early), so the top
+    # axis maps iterations to steps by interpolation, from (0, 0): before the first
+    # iteration no step was taken.
+    its, steps = np.r_[0, iteration], np.r_[0, env_steps]
+    top = ax.secondary_xaxis(
+        "top",
+        functions=(lambda i: _interp(i, its, steps), lambda s: _interp(s, steps, its)),
+    )
+    top.xaxis.set_major_formatter(EngFormatter())  # 200k, 1.6M, 160M
+    top.set_xlabel("env steps")
     ax.set_xlabel("meta-iteration")
     ax.set_ylabel("mean return (meta-batch)")
     ax.grid(alpha=0.3)
