@@ -67,9 +67,9 @@ def main() -> None:
     except metarl.ConfigError as e:
         parser.error(str(e))
     test_seed = config.seed if args.test_seed is None else args.test_seed
-    if min(test_seed, args.validation_seed) < 0:
-        parser.error(f"--validation-seed, --test-seed: must be >= 0, got {args.validation_seed}, "
-                     f"{test_seed}")  # fmt: skip
+    for flag, seed in (("--validation-seed", args.validation_seed), ("--test-seed", test_seed)):
+        if seed < 0:
+            parser.error(f"{flag}: must be >= 0, got {seed}")
     if test_seed == args.validation_seed:
         parser.error("--validation-seed must differ from the test seed")
     checkpoints = sorted((args.run_dir / "checkpoints").glob("iter_*.pt"))

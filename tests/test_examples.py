@@ -71,7 +71,8 @@ def test_checkpoint_selection_uses_validation_tasks(tmp_path):
     assert report["baseline"] == "rllab" and report["chosen"] == "iter_000002"
     for flag, value, message in [
         ("--first-scale", "-1", "--first-scale: must be >= 0"),
-        ("--validation-seed", "-2", "--test-seed: must be >= 0"),
+        ("--validation-seed", "-2", "--validation-seed: must be >= 0, got -2"),
+        ("--test-seed", "-3", "--test-seed: must be >= 0, got -3"),
     ]:
         out = run("evaluate_checkpoints.py", str(run_dir), flag, value, "--output", "bad.json")
         assert out.returncode == 2 and message in out.stderr, out.stderr
