@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from PIL import Image, ImageDraw, ImageFont  # Pillow: a dependency of matplotlib and imageio
 
-from metarl.config import ConfigError, registered_id
+from metarl.config import ConfigError, EvalConfig, override_eval, registered_id
 from metarl.envs.navigation2d import Navigation2DEnv
 from metarl.episodes import Episodes
 from metarl.evaluate import adapt_to_tasks, reseed
@@ -421,12 +421,7 @@ def watch(
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"run dir {run_dir} does not exist (expected a folder of metarl train)")
-    if steps < 0:
-        raise ConfigError(f"--steps: must be >= 0, got {steps}")
-    if seed < 0:
-        raise ConfigError(f"--seed: must be >= 0, got {seed}")
-    if episodes is not None and episodes < 1:
-        raise ConfigError(f"--episodes: must be >= 1, got {episodes}")
+    override_eval(EvalConfig(), steps=steps, seed=seed, episodes=episodes)  # evaluate's rules
     if layout not in LAYOUTS:
         raise ConfigError(f"--layout: must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if min(width, height) < 16:
