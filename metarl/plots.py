@@ -139,16 +139,11 @@ def plot_learning_curve(run_dir: str | Path, path: str | Path | None = None) -> 
     fig = Figure(figsize=(6, 4), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     marker = "o" if len(iteration) == 1 else None  # a line of one point draws nothing
-    ax.plot(
-        iteration,
-        progress["return_pre"],
-        color="tab:gray",
-        marker=marker,
-        label="before adaptation",
-    )
-    ax.plot(
-        iteration, progress["return_post"], color="tab:red", marker=marker, label="after adaptation"
-    )
+    for key, color, label in [
+        ("return_pre", "tab:gray", "before adaptation"),
+        ("return_post", "tab:red", "after adaptation"),
+    ]:
+        ax.plot(iteration, progress[key], color=color, marker=marker, label=label)
     # Env steps grow monotonically but not linearly (episodes may end early), so the top
     # axis maps iterations to steps by interpolation, from (0, 0): before the first
     # iteration no step was taken.
