@@ -49,7 +49,7 @@ def load(path: str | Path) -> dict:
     """Read a checkpoint with ``weights_only=True``; CheckpointError with one line on any fault."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
+        raise CheckpointError(f"no checkpoint at {path}{_others_in(path.parent)}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -67,6 +67,15 @@ def load(path: str | Path) -> dict:
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     return state
+
+
+def _others_in(folder: Path) -> str:
+    """``"; the folder holds iter_000420, latest"``: the names a user may ask for instead."""
+    names = sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+    if not names:
+        return ""
+    shown = names if len(names) <= 6 else [*names[:2], "...", *names[-3:]]
+    return f"; the folder holds {', '.join(shown)}"
 
 
 def _unpickling_reason(error: Exception) -> str:

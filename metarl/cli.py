@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 from metarl.checkpoint import CheckpointError
@@ -23,6 +24,11 @@ from metarl.config import (
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metarl", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    # The versions that decide a run's numbers, for a bug report in one line.
+    versions = ", ".join(f"{pkg} {version(pkg)}" for pkg in ("torch", "gymnasium", "mujoco"))
+    parser.add_argument(
+        "--version", action="version", version=f"metarl {version('metarl')} ({versions})"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="meta-train a policy")

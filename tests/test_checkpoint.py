@@ -79,8 +79,21 @@ def test_truncated_and_foreign_files(tmp_path):
     torch.save({"weights": torch.ones(1)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a metarl checkpoint"):
         checkpoint.load(tmp_path / "other.pt")
-    with pytest.raises(CheckpointError, match="no checkpoint at"):
+    missing = r"no checkpoint at .*missing.pt; the folder holds c, other$"
+    with pytest.raises(CheckpointError, match=missing):
         checkpoint.load(tmp_path / "missing.pt")
+    with pytest.raises(CheckpointError, match=r"no checkpoint at .*latest.pt$"):
+        checkpoint.load(tmp_path / "empty" / "latest.pt")
+
+
+def test_missing_checkpoint_names_what_the_folder_holds(tmp_path):
+    for i in range(10, 90, 10):
+        checkpoint.save(STATE, tmp_path / f"iter_{i:06d}.pt")
+    with pytest.raises(CheckpointError) as e:
+        checkpoint.load(tmp_path / "latest.pt")
+    assert str(e.value).endswith(
+        "the folder holds iter_000010, iter_000020, ..., iter_000060, iter_000070, iter_000080"
+    )
 
 
 def test_prune_keeps_the_newest(tmp_path):

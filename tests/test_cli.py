@@ -5,8 +5,10 @@ import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 
 import numpy as np
+import pytest
 import yaml
 
 from metarl.cli import main
@@ -43,6 +45,15 @@ def refused(capsys, *args: str) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     return err[0]
+
+
+def test_version_names_the_packages_behind_the_numbers(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"metarl {version('metarl')} (torch {version('torch')}, ")
+    assert f"mujoco {version('mujoco')})" in out
 
 
 def test_train_then_evaluate(tmp_path, capsys):
