@@ -69,9 +69,16 @@ def plot_evaluation(report: dict, path: str | Path) -> Path:
     ``report`` is the content of ``evaluation.json`` (``steps``, ``mean_return``, ``stderr``,
     ``family``, ``num_tasks``, ``iteration``); writes a PNG to ``path`` and returns it.
     """
+    path = Path(path)
+    evaluation_figure(report).savefig(path)
+    return path
+
+
+def evaluation_figure(report: dict) -> Figure:
+    """The figure of :func:`plot_evaluation`, not yet saved."""
     fig = Figure(figsize=(5.5, 4), dpi=100, layout="constrained")
     ax = fig.add_subplot()
-    ax.errorbar(
+    ours = ax.errorbar(
         report["steps"],
         report["mean_return"],
         yerr=report["stderr"],
@@ -96,11 +103,11 @@ def plot_evaluation(report: dict, path: str | Path) -> Path:
     ax.set_ylabel("average return")
     ax.set_title(f"{report['family']}: {report['num_tasks']} held-out tasks", fontsize=10)
     ax.grid(alpha=0.3)
-    # Below the axes: inside, five entries cover some curve whatever the corner.
-    fig.legend(loc="outside lower center", ncols=3, fontsize=8)
-    path = Path(path)
-    fig.savefig(path)
-    return path
+    # Below the axes: inside, five entries cover some curve whatever the corner. Ours first:
+    # matplotlib would list an errorbar container after the plain lines.
+    handles = [ours, *(h for h in ax.get_legend_handles_labels()[0] if h is not ours)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8)
+    return fig
 
 
 def read_progress(run_dir: str | Path) -> dict[str, np.ndarray]:

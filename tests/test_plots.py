@@ -15,6 +15,7 @@ from metarl.plots import (
     PAPER_FAMILIES,
     _interp,
     differs_from_paper,
+    evaluation_figure,
     paper_results,
     plot_evaluation,
     plot_learning_curve,
@@ -49,6 +50,9 @@ def test_plot_evaluation(tmp_path, family):
         "iteration": 500,
     }
     assert is_picture(plot_evaluation(report, tmp_path / "evaluation.png"))
+    labels = [t.get_text() for t in evaluation_figure(report).legends[0].get_texts()]
+    paper_curves = 4 if family == "metarl/HalfCheetahVel-v0" else 0  # MAML, two baselines, oracle
+    assert len(labels) == 1 + paper_curves and labels[0] == "metarl (iteration 500)"
 
 
 def test_paper_curves_only_for_the_papers_settings(tmp_path):
