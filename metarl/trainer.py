@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -120,9 +121,7 @@ def make_learner(config: Config) -> Learner:
         if not config.env_kwargs:  # a family that fails with its defaults: a bug, not bad input
             raise
         raise ConfigError(f"env_kwargs of {config.env}: {e}") from e
-    for attr in ("sample_tasks", "set_task"):
-        if not callable(getattr(family, attr, None)):
-            raise ConfigError(f"env: {config.env} is not a task family (it has no {attr} method)")
+    _check_family(family, config.env)
     policy = GaussianMLP(
         obs_dim=gym.spaces.flatdim(family.observation_space),
         act_dim=gym.spaces.flatdim(family.action_space),
@@ -154,6 +153,32 @@ def make_learner(config: Config) -> Learner:
     elif config.true_reward is not None:
         _probe_info(family, config)
     return learner
+
+
+def _check_family(family: gym.Env, env: str) -> None:
+    """ConfigError, before any work, if ``family`` breaks the task-family contract (README, "Plug
+    in your own task family") in a way that would otherwise fail later or train on wrong data."""
+    for attr in ("sample_tasks", "set_task"):
+        if not callable(getattr(family, attr, None)):
+            raise ConfigError(f"env: {env} is not a task family (it has no {attr} method)")
+    if not hasattr(family, "task"):
+        raise ConfigError(f"env: {env} is not a task family (it has no task attribute)")
+    for name in ("observation", "action"):
+        space = getattr(family, f"{name}_space")
+        if not isinstance(space, gym.spaces.Box):
+            raise ConfigError(
+                f"env: {env} has a {type(space).__name__} {name} space; metarl's Gaussian "
+                "policy needs Box observations and actions"
+            )
+    # A probe on a generator of its own, so that training's streams are untouched.
+    tasks = family.sample_tasks(2, np.random.default_rng(0))
+    if not isinstance(tasks, Sequence) or len(tasks) != 2:
+        got = f"{len(tasks)} tasks" if isinstance(tasks, Sequence) else type(tasks).__name__
+        raise ConfigError(f"env: {env}'s sample_tasks(2, rng) returned {got}, not a list of 2")
+    if not all(isinstance(task, Mapping) for task in tasks):
+        kinds = sorted({type(task).__name__ for task in tasks})
+        raise ConfigError(f"env: {env}'s tasks must be dicts, sample_tasks returned {kinds}")
+    family.set_task(tasks[0])
 
 
 def _probe_info(family: gym.Env, config: Config) -> int:

@@ -3,12 +3,15 @@
 import csv
 import json
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from metarl.envs.navigation2d import Navigation2DEnv
 
 import metarl
 from metarl import trainer
+from metarl.config import ConfigError
 from metarl.evaluate import adapt_to_tasks, reseed
 from metarl.trainer import load_learner
 from metarl.trpo import flat_grad, hessian_vector_product
@@ -176,3 +179,43 @@ def test_training_on_sample_budget_batches(tmp_path):
     for row in rows:
         assert np.isfinite([float(row[k]) for k in ("return_pre", "return_post", "kl")]).all()
         assert float(row["kl"]) <= 0.01
+
+
+class _TaskList(Navigation2DEnv):
+    def sample_tasks(self, n, rng):  # one task too few
+        return super().sample_tasks(n - 1, rng)
+
+
+class _TaskArrays(Navigation2DEnv):
+    def sample_tasks(self, n, rng):  # tasks as arrays, not dicts
+        return [task["goal"] for task in super().sample_tasks(n, rng)]
+
+
+class _DiscreteActions(Navigation2DEnv):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.action_space = gym.spaces.Discrete(4)
+
+
+class _NoTaskAttribute(Navigation2DEnv):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        del self.task
+
+
+@pytest.mark.parametrize(
+    "family, message",
+    [
+        (_TaskList, "sample_tasks(2, rng) returned 1 tasks, not a list of 2"),
+        (_TaskArrays, "tasks must be dicts, sample_tasks returned ['ndarray']"),
+        (_DiscreteActions, "has a Discrete action space; metarl's Gaussian policy needs Box"),
+        (_NoTaskAttribute, "is not a task family (it has no task attribute)"),
+    ],
+)
+def test_a_family_that_breaks_the_contract_is_refused_before_any_work(tmp_path, family, message):
+    env = f"metarl-test/{family.__name__[1:]}-v0"
+    gym.register(id=env, entry_point=family, max_episode_steps=10)
+    with pytest.raises(ConfigError) as e:
+        metarl.train(metarl.Config(env=env, iterations=1), tmp_path / "run", progress=False)
+    assert str(e.value).startswith(f"env: {env}") and message in str(e.value)
+    assert not (tmp_path / "run").exists()
