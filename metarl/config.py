@@ -147,6 +147,10 @@ class Config:
     # info key of the task's true reward, for families whose env reward (the inner loop's) is
     # underspecified: the meta-objective, the logged returns and evaluation use it. None: reward.
     true_reward: str | None = None
+    # A checkpoint (a .pt file, or a run folder: its checkpoints/latest.pt) whose θ starts
+    # training instead of a random initialisation, e.g. a meta-policy of a related family with
+    # the same observation and action sizes. α, the random streams and the counters start anew.
+    init_from: str | None = None
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     inner: InnerConfig = field(default_factory=InnerConfig)
     returns: ReturnsConfig = field(default_factory=ReturnsConfig)

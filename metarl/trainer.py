@@ -202,15 +202,7 @@ def learner_from_state(state: dict, config: Config | None = None) -> Learner:
     """Rebuild a learner from a checkpoint (``config`` overrides the saved one, e.g. iterations)."""
     learner = make_learner(config or from_dict(state["config"]))
     for name, target in (("params", learner.params), ("step_sizes", learner.step_sizes)):
-        saved = state[name]
-        if set(saved) != set(target) or any(saved[k].shape != target[k].shape for k in target):
-            raise checkpoint.CheckpointError(
-                f"checkpoint {name} do not match the configured policy "
-                f"({learner.config.env}, hidden {learner.config.policy.hidden})"
-            )
-        with torch.no_grad():
-            for k, v in target.items():
-                v.copy_(saved[k])
+        _copy_into(target, state[name], f"checkpoint {name}", learner.config)
     if learner.aux:
         with torch.no_grad():
             for k, v in learner.aux.items():
@@ -221,6 +213,31 @@ def learner_from_state(state: dict, config: Config | None = None) -> Learner:
     learner.rng.bit_generator.state = state["rng"]["numpy"]
     learner.generator.set_state(state["rng"]["torch"])
     return learner
+
+
+def _copy_into(target: Params, saved: Params, what: str, config: Config) -> None:
+    """Copy ``saved`` into the leaves ``target``; CheckpointError if names or shapes differ."""
+    if set(saved) != set(target) or any(saved[k].shape != target[k].shape for k in target):
+        raise checkpoint.CheckpointError(
+            f"{what} do not match the configured policy "
+            f"({config.env}, hidden {config.policy.hidden})"
+        )
+    with torch.no_grad():
+        for k, v in target.items():
+            v.copy_(saved[k])
+
+
+def warm_start(learner: Learner, source: str | Path) -> None:
+    """Set θ to the policy parameters of the checkpoint ``source`` (a ``.pt`` file, or a run
+    folder: its ``checkpoints/latest.pt``); the learner's α, streams and counters are kept."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / "checkpoints" / "latest.pt"
+    try:
+        state = checkpoint.load(path)
+    except checkpoint.CheckpointError as e:
+        raise checkpoint.CheckpointError(f"init_from: {e}") from None
+    _copy_into(learner.params, state["params"], f"init_from: {path}'s parameters", learner.config)
 
 
 def load_learner(run_dir: str | Path, name: str = "latest") -> Learner:
@@ -637,6 +654,8 @@ def train(
                 f"{run_dir} already holds a run; use --resume to continue it or another --run-dir"
             )
         learner = make_learner(config or Config())
+        if learner.config.init_from is not None:
+            warm_start(learner, learner.config.init_from)
     cfg = learner.config
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")

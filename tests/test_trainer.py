@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -219,3 +220,41 @@ def test_a_family_that_breaks_the_contract_is_refused_before_any_work(tmp_path, 
         metarl.train(metarl.Config(env=env, iterations=1), tmp_path / "run", progress=False)
     assert str(e.value).startswith(f"env: {env}") and message in str(e.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_init_from_starts_training_at_another_runs_parameters(tmp_path):
+    source = metarl.train(
+        metarl.load_config(None, SMALL + ["iterations=2"]), tmp_path / "source", progress=False
+    )
+    config = metarl.load_config(None, SMALL + ["iterations=1", "seed=3", f"init_from={source}"])
+    expected = metarl.make_learner(config)
+    trainer.warm_start(expected, config.init_from)
+    saved = load_learner(source)
+    for k, v in expected.params.items():
+        assert torch.equal(v, saved.params[k]), k
+    assert expected.iteration == 0 and expected.env_steps == 0
+    first = trainer.meta_iteration(expected)
+
+    run = metarl.train(config, tmp_path / "warm", progress=False)
+    with open(run / "progress.csv") as f:
+        (row,) = csv.DictReader(f)
+    assert float(row["return_pre"]) == pytest.approx(first["return_pre"], rel=1e-6)
+    cold = trainer.meta_iteration(metarl.make_learner(metarl.load_config(None, SMALL + ["seed=3"])))
+    assert cold["return_pre"] != pytest.approx(first["return_pre"], rel=1e-3)
+    assert metarl.load_config(run / "config.yaml").init_from == str(source)
+
+
+def test_init_from_a_missing_or_mismatched_checkpoint_is_refused_before_any_work(tmp_path):
+    other = metarl.train(
+        metarl.load_config(None, SMALL + ["iterations=1", "policy.hidden=[16]"]),
+        tmp_path / "other",
+        progress=False,
+    )
+    for source, message in [
+        (tmp_path / "nowhere", "init_from: no checkpoint at"),
+        (other, "init_from: " + str(other / "checkpoints" / "latest.pt") + "'s parameters do not"),
+    ]:
+        config = metarl.load_config(None, SMALL + ["iterations=1", f"init_from={source}"])
+        with pytest.raises(trainer.checkpoint.CheckpointError, match="^" + re.escape(message)):
+            metarl.train(config, tmp_path / "run", progress=False)
+        assert not (tmp_path / "run").exists()
