@@ -22,7 +22,9 @@ from metarl.config import (
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="metarl", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="metarl", description="Meta-reinforcement learning with MAML on Gymnasium and MuJoCo."
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     # The versions that decide a run's numbers, for a bug report in one line.
     versions = ", ".join(f"{pkg} {version(pkg)}" for pkg in ("torch", "gymnasium", "mujoco"))
@@ -37,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--run-dir", help="output folder (default: runs/<config>-<time>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
-    train.add_argument("--seed", type=int)
+    train.add_argument("--seed", type=int, help="the run's seed (default: the config's seed)")
     train.add_argument("--iterations", type=int, help="total meta-iterations")
     train.add_argument(
         "--set",
