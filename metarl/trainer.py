@@ -217,10 +217,16 @@ def learner_from_state(state: dict, config: Config | None = None) -> Learner:
 
 def _copy_into(target: Params, saved: Params, what: str, config: Config) -> None:
     """Copy ``saved`` into the leaves ``target``; CheckpointError if names or shapes differ."""
-    if set(saved) != set(target) or any(saved[k].shape != target[k].shape for k in target):
+    if set(saved) != set(target):
+        differ = f"parameters {sorted(saved)} in the checkpoint, {sorted(target)} for this config"
+    else:
+        k = next((k for k in target if saved[k].shape != target[k].shape), None)
+        shapes = k and (list(saved[k].shape), list(target[k].shape))
+        differ = k and f"{k} is {shapes[0]} in the checkpoint, {shapes[1]} for this config"
+    if differ:
         raise checkpoint.CheckpointError(
             f"{what} do not match the configured policy "
-            f"({config.env}, hidden {config.policy.hidden})"
+            f"({config.env}, hidden {config.policy.hidden}: {differ})"
         )
     with torch.no_grad():
         for k, v in target.items():

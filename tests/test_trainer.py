@@ -246,13 +246,18 @@ def test_init_from_starts_training_at_another_runs_parameters(tmp_path):
 
 def test_init_from_a_missing_or_mismatched_checkpoint_is_refused_before_any_work(tmp_path):
     other = metarl.train(
-        metarl.load_config(None, SMALL + ["iterations=1", "policy.hidden=[16]"]),
+        metarl.load_config(None, SMALL + ["iterations=1", "policy.hidden=[16, 16]"]),
         tmp_path / "other",
         progress=False,
     )
     for source, message in [
         (tmp_path / "nowhere", "init_from: no checkpoint at"),
-        (other, "init_from: " + str(other / "checkpoints" / "latest.pt") + "'s parameters do not"),
+        (
+            other,
+            f"init_from: {other / 'checkpoints' / 'latest.pt'}'s parameters do not match the "
+            "configured policy (metarl/Navigation2D-v0, hidden [32, 32]: layers.0.weight is "
+            "[16, 2] in the checkpoint, [32, 2] for this config)",
+        ),
     ]:
         config = metarl.load_config(None, SMALL + ["iterations=1", f"init_from={source}"])
         with pytest.raises(trainer.checkpoint.CheckpointError, match="^" + re.escape(message)):
