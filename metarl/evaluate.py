@@ -132,8 +132,8 @@ def evaluate(
     ``run_dir/evaluation.json``) and its plot beside it as ``.png``; returns the report.
 
     Unset arguments take the run's ``eval`` config. The held-out tasks are ``tasks`` drawn from
-    the stream ``seed``, or those of ``task_file`` (:func:`metarl.tasks.load_task_file`; the
-    report then lists them). ``task_returns[k][n]`` is task ``n``'s mean episode return after
+    the stream ``seed``, or those of ``task_file`` (:func:`metarl.tasks.load_task_file`); the
+    report lists them as ``tasks``. ``task_returns[k][n]`` is task ``n``'s mean episode return after
     ``k`` steps, ``mean_return[k]`` its mean over tasks and ``stderr[k]`` the standard error;
     ``task_step_means[key][k][n]`` the mean per env step of the env's scalar ``info[key]`` on
     task ``n`` after ``k`` steps (e.g. a cheetah's ``x_velocity``: how fast it ran).
@@ -159,7 +159,7 @@ def evaluate(
     given = {}
     if task_file is not None:
         tasks = load_task_file(task_file, learner.family, learner.config.env)
-        given = {"task_file": str(task_file), "tasks": [task_to_json(task) for task in tasks]}
+        given = {"task_file": str(task_file)}
     adaptation = held_out_adaptation(learner, tasks, steps, episodes, seed)
     task_returns = adaptation.returns
     mean, stderr = mean_and_stderr(task_returns)
@@ -171,7 +171,7 @@ def evaluate(
         "steps": list(range(steps + 1)),
         "mean_return": [round(float(x), 4) for x in mean],
         "stderr": [round(float(x), 4) for x in stderr],
-        "num_tasks": len(tasks) if given else tasks,
+        "num_tasks": len(adaptation.tasks),
         "episodes_per_step": episodes,
         "seed": seed,
         "baseline": cfg.baseline,
@@ -181,6 +181,8 @@ def evaluate(
         "checkpoint": checkpoint,
         "iteration": learner.iteration,
         **given,
+        # Drawn tasks too, so that per-task results can be split by task (e.g. by direction).
+        "tasks": [task_to_json(task) for task in adaptation.tasks],
         "task_returns": [[round(float(x), 2) for x in row] for row in task_returns],
         "task_step_means": {
             key: [[round(float(x), 4) for x in means[key]] for means in step_means]

@@ -93,6 +93,8 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert out.returncode == 0, out.stderr
     wide = json.loads((tmp_path / "wide.json").read_text())
     assert wide["num_tasks"] == 4 and wide["first_scale"] == 2.0
+    assert wide["tasks"][:3] == report["tasks"]  # the same stream, drawn one task after another
+    assert "task_file" not in wide
     assert (tmp_path / "wide.png").is_file()
     out = refused(capsys, "evaluate", str(run), "--out", str(tmp_path / "missing" / "wide.json"))
     assert "--out: must be a .json file in an existing folder" in out
@@ -107,6 +109,10 @@ def test_train_then_evaluate(tmp_path, capsys):
     given = json.loads(fixed.read_text())
     assert given["num_tasks"] == 2 and given["task_file"] == str(goals)
     assert given["tasks"] == [{"goal": [0.1, -0.3]}, {"goal": [-0.4, 0.2]}]
+    out = metarl("evaluate", str(run), "--task-file", str(tmp_path / "wide.json"), "--steps", "1",
+                 "--out", str(fixed))  # fmt: skip
+    assert out.returncode == 0, out.stderr  # a report is a task file: the same tasks again
+    assert json.loads(fixed.read_text())["tasks"] == wide["tasks"]
     out = refused(capsys, "evaluate", str(run), "--task-file", str(goals), "--tasks", "3")
     assert "--tasks and --task-file: give one of them" in out
     goals.write_text('[{"goal": [0.1]}]')

@@ -75,7 +75,7 @@ def test_navigation_evaluation_is_what_its_checkpoint_scores(report_path):
     for key in ("baseline", "batch", "first_scale", "later_scale"):
         setattr(cfg, key, report.get(key, getattr(cfg, key)))
     tasks = report["num_tasks"]
-    if "tasks" in report:  # evaluated on given tasks (metarl evaluate --task-file)
+    if "task_file" in report:  # evaluated on given tasks (drawn ones are listed too)
         tasks = [check_task(task, learner.family, report["family"]) for task in report["tasks"]]
     mean, stderr = held_out_returns(
         learner,
