@@ -59,7 +59,7 @@ PROGRESS_COLUMNS = [
     "iteration", "env_steps", "return_pre", "return_post", "kl", "surrogate_before",
     "surrogate_after", "line_search_steps", "step_fraction", "grad_norm", "inner_lr",
     "nonfinite_episodes", "time_sample", "time_adapt", "time_meta", "time_iteration",
-    "aux_grad_norm",
+    "aux_grad_norm", "std_pre", "std_post",
 ]  # fmt: skip
 
 
@@ -490,6 +490,7 @@ def meta_iteration(learner: Learner) -> dict[str, float]:
     tasks = learner.family.sample_tasks(cfg.meta_batch, learner.rng)
 
     params = {k: v.detach() for k, v in learner.params.items()}
+    std_pre = params["log_std"].exp().mean().item()  # the σ that sampled, before the meta-step
     budget = None if cfg.batch == "episodes" else "pooled"
     collected, train_episodes = [], []  # as sampled; as the inner loop learns from them
     for _ in range(cfg.inner.steps):
@@ -526,6 +527,10 @@ def meta_iteration(learner: Learner) -> dict[str, float]:
         "time_meta": times["meta"],
         "time_iteration": time.perf_counter() - start,
         **aux_metrics,
+        # Exploration: a falling σ makes the pre-update episodes, and so the inner step, less
+        # informative, which MAML's meta-gradient (fixed pre-update samples) does not see.
+        "std_pre": std_pre,
+        "std_post": params["log_std"].exp().mean().item(),  # over tasks and action dims
     }
 
 
@@ -545,6 +550,8 @@ TENSORBOARD_TAGS = {
     "time_meta": "time/meta",
     "time_iteration": "time/iteration",
     "aux_grad_norm": "merl/grad_norm",
+    "std_pre": "policy/std_pre_adaptation",
+    "std_post": "policy/std_post_adaptation",
 }
 
 

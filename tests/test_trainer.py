@@ -45,6 +45,11 @@ def test_short_training_raises_the_post_adaptation_return(tmp_path):
     assert [int(r["iteration"]) for r in rows] == list(range(1, 11))
     assert all(float(r["kl"]) <= 0.01 for r in rows)
     assert all(float(r["time_meta"]) > 0 for r in rows)
+    # σ of the policy that sampled: init_std at first, then the previous meta-step's θ.
+    assert float(rows[0]["std_pre"]) == pytest.approx(1.0)
+    theta5 = load_learner(run_dir, "iter_000005").params
+    assert float(rows[5]["std_pre"]) == pytest.approx(theta5["log_std"].exp().mean().item())
+    assert all(float(r["std_post"]) != float(r["std_pre"]) for r in rows)  # the inner step moves σ
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
         "iter_000005.pt",
         "iter_000010.pt",
