@@ -132,7 +132,7 @@ class Config:
     env: str = "metarl/Navigation2D-v0"
     env_kwargs: dict = field(default_factory=dict)
     seed: int = 0
-    iterations: int = 500  # meta-iterations
+    iterations: int = 500  # meta-iterations (0: write the start, iter_000000.pt, and stop)
     meta_batch: int = 20  # tasks per meta-iteration
     episodes: int = 20  # per task, for each inner step and for the post-adaptation batch
     # Each training batch: "episodes" (exactly `episodes` per task) or "samples" (the authors'
@@ -162,7 +162,7 @@ class Config:
 # (key, test, what is allowed) checked after types.
 _RANGES = [
     ("seed", lambda c: c.seed >= 0, ">= 0"),
-    ("iterations", lambda c: c.iterations >= 1, ">= 1"),
+    ("iterations", lambda c: c.iterations >= 0, ">= 0"),
     ("meta_batch", lambda c: c.meta_batch >= 1, ">= 1"),
     ("episodes", lambda c: c.episodes >= 1, ">= 1"),
     ("batch", lambda c: c.batch in BATCHES, " or ".join(BATCHES)),

@@ -642,7 +642,8 @@ def train(
 
     Writes ``config.yaml``, ``provenance.jsonl`` (command, commit and versions of each start),
     ``progress.csv`` (one row per meta-iteration), TensorBoard events
-    and ``checkpoints/latest.pt`` (+ ``iter_NNNNNN.pt`` every ``checkpoint_every`` iterations).
+    and ``checkpoints/latest.pt`` (+ ``iter_NNNNNN.pt`` every ``checkpoint_every`` iterations;
+    with ``iterations`` 0, only the start: ``latest.pt`` and ``iter_000000.pt``).
     Ctrl-C finishes the iteration in flight, saves it and raises KeyboardInterrupt (a second
     Ctrl-C stops at once and saves the last completed iteration).
     """
@@ -660,6 +661,11 @@ def train(
             for key in ("iterations", *RESUMABLE):
                 set_key(saved, key, get_key(config, key))
         learner = learner_from_state(state, saved)
+        if learner.config.iterations < learner.iteration:
+            raise ConfigError(
+                f"iterations: {learner.config.iterations} is below the run's {learner.iteration} "
+                f"in {ckpt_dir / 'latest.pt'}; give --iterations {learner.iteration} or more"
+            )
         _truncate_progress(run_dir / "progress.csv", learner.iteration)
     else:
         if (ckpt_dir / "latest.pt").exists():
@@ -686,6 +692,9 @@ def train(
         total=cfg.iterations, initial=learner.iteration, disable=not progress, unit="it",
         desc=cfg.env.split("/")[-1],
     )  # fmt: skip
+    if learner.iteration == cfg.iterations == 0:  # the start alone: to evaluate, or resume from
+        checkpoint.save(last_state, ckpt_dir / "latest.pt")
+        checkpoint.save(last_state, ckpt_dir / "iter_000000.pt")
     stop = _StopOnCtrlC()
     try:
         while learner.iteration < cfg.iterations and not stop.requested:

@@ -88,6 +88,39 @@ def test_resume_continues_where_the_checkpoint_left(tmp_path):
     assert all(r["commit"] is None or len(r["commit"]) >= 40 for r in records)
 
 
+def test_zero_iterations_writes_the_start_and_a_resume_trains_from_it(tmp_path):
+    config = metarl.load_config(None, SMALL + ["iterations=0", "seed=4"])
+    start = metarl.train(config, tmp_path / "start", progress=False)
+    assert sorted(p.name for p in (start / "checkpoints").iterdir()) == [
+        "iter_000000.pt",
+        "latest.pt",
+    ]
+    saved = load_learner(start, "iter_000000")
+    fresh = metarl.make_learner(config)
+    assert saved.iteration == 0 and saved.env_steps == 0
+    for k, v in fresh.params.items():
+        assert torch.equal(v, saved.params[k]), k
+    assert (start / "progress.csv").read_text().count("\n") == 1  # the header only
+
+    config.iterations = 2
+    straight = metarl.train(config, tmp_path / "straight", progress=False)
+    resumed = metarl.train(config, start, resume=True, progress=False)
+    with open(straight / "progress.csv") as a, open(resumed / "progress.csv") as b:
+        rows_a, rows_b = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert [r["return_post"] for r in rows_a] == [r["return_post"] for r in rows_b]
+    assert len(rows_b) == 2
+
+
+def test_resume_to_fewer_iterations_than_the_run_has_is_refused(tmp_path):
+    config = metarl.load_config(None, SMALL + ["iterations=2"])
+    run = metarl.train(config, tmp_path / "run", progress=False)
+    before = (run / "checkpoints" / "latest.pt").read_bytes()
+    config.iterations = 1
+    with pytest.raises(ConfigError, match="iterations: 1 is below the run's 2 in .*latest.pt"):
+        metarl.train(config, run, resume=True, progress=False)
+    assert (run / "checkpoints" / "latest.pt").read_bytes() == before
+
+
 def test_same_seed_and_config_give_identical_progress(tmp_path):
     config = metarl.load_config(None, SMALL + ["iterations=3", "seed=5"])
     runs = [metarl.train(config, tmp_path / name, progress=False) for name in ("a", "b")]
