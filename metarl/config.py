@@ -151,6 +151,9 @@ class Config:
     # training instead of a random initialisation, e.g. a meta-policy of a related family with
     # the same observation and action sizes. α, the random streams and the counters start anew.
     init_from: str | None = None
+    # Whether the warm start takes the action noise σ (log_std) from the checkpoint too; false:
+    # σ = policy.init_std, as at a random initialisation, and only the mean's weights are copied.
+    init_from_std: bool = True
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     inner: InnerConfig = field(default_factory=InnerConfig)
     returns: ReturnsConfig = field(default_factory=ReturnsConfig)
@@ -170,6 +173,11 @@ _RANGES = [
     ("threads", lambda c: c.threads is None or c.threads >= 1, ">= 1 or null"),
     ("checkpoint_every", lambda c: c.checkpoint_every >= 1, ">= 1"),
     ("keep_checkpoints", lambda c: c.keep_checkpoints >= 1, ">= 1"),
+    (
+        "init_from_std",
+        lambda c: c.init_from_std or c.init_from is not None,
+        "true unless init_from is set (it resets a warm start's σ)",
+    ),
     ("policy.hidden", lambda c: all(h >= 1 for h in c.policy.hidden), "a list of sizes >= 1"),
     ("policy.activation", lambda c: c.policy.activation in ("relu", "tanh"), "relu or tanh"),
     ("policy.init_std", lambda c: c.policy.init_std > 0, "> 0"),

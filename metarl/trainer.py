@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import os
 import platform
 import signal
@@ -235,7 +236,8 @@ def _copy_into(target: Params, saved: Params, what: str, config: Config) -> None
 
 def warm_start(learner: Learner, source: str | Path) -> None:
     """Set θ to the policy parameters of the checkpoint ``source`` (a ``.pt`` file, or a run
-    folder: its ``checkpoints/latest.pt``); the learner's α, streams and counters are kept."""
+    folder: its ``checkpoints/latest.pt``); the learner's α, streams and counters are kept.
+    With ``init_from_std`` false, ``log_std`` is reset to ``log(policy.init_std)``."""
     path = Path(source)
     if path.is_dir():
         path = path / "checkpoints" / "latest.pt"
@@ -244,6 +246,9 @@ def warm_start(learner: Learner, source: str | Path) -> None:
     except checkpoint.CheckpointError as e:
         raise checkpoint.CheckpointError(f"init_from: {e}") from None
     _copy_into(learner.params, state["params"], f"init_from: {path}'s parameters", learner.config)
+    if not learner.config.init_from_std:
+        with torch.no_grad():
+            learner.params["log_std"].fill_(math.log(learner.config.policy.init_std))
 
 
 def load_learner(run_dir: str | Path, name: str = "latest") -> Learner:

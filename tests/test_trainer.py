@@ -282,6 +282,25 @@ def test_init_from_starts_training_at_another_runs_parameters(tmp_path):
     assert metarl.load_config(run / "config.yaml").init_from == str(source)
 
 
+def test_init_from_std_false_keeps_the_mean_and_resets_sigma(tmp_path):
+    source = metarl.train(
+        metarl.load_config(None, SMALL + ["iterations=2", "policy.init_std=0.5"]),
+        tmp_path / "source",
+        progress=False,
+    )
+    saved = load_learner(source).params
+    config = metarl.load_config(None, SMALL + [f"init_from={source}", "init_from_std=false"])
+    learner = metarl.make_learner(config)
+    trainer.warm_start(learner, config.init_from)
+    for k, v in learner.params.items():
+        if k != "log_std":
+            assert torch.equal(v, saved[k]), k
+    assert not torch.allclose(saved["log_std"], torch.zeros_like(saved["log_std"]))
+    assert torch.equal(learner.params["log_std"], torch.zeros_like(saved["log_std"]))  # σ 1.0
+    with pytest.raises(ConfigError, match="^init_from_std: must be true unless init_from is set"):
+        metarl.load_config(None, SMALL + ["init_from_std=false"])
+
+
 def test_init_from_a_missing_or_mismatched_checkpoint_is_refused_before_any_work(tmp_path):
     other = metarl.train(
         metarl.load_config(None, SMALL + ["iterations=1", "policy.hidden=[16, 16]"]),
