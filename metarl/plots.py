@@ -137,14 +137,30 @@ def _interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
 
 
 def plot_learning_curve(run_dir: str | Path, path: str | Path | None = None) -> Path:
-    """Mean return before and after adaptation vs meta-iteration, env steps on the top axis.
+    """Write :func:`learning_curve_figure` of ``run_dir/progress.csv`` to ``path`` (default
+    ``run_dir/learning_curve.png``)."""
+    fig = learning_curve_figure(read_progress(run_dir))
+    path = Path(run_dir) / "learning_curve.png" if path is None else Path(path)
+    fig.savefig(path)
+    return path
 
-    Reads ``run_dir/progress.csv``; writes ``path`` (default ``run_dir/learning_curve.png``).
+
+def learning_curve_figure(progress: dict[str, np.ndarray]) -> Figure:
+    """Mean return before and after adaptation vs meta-iteration, env steps on the top axis,
+    and below it the policy's action standard deviation σ before adaptation when logged.
+
+    ``progress`` is :func:`read_progress`'s ``{column: [rows]}``. σ is the exploration the
+    meta-gradient does not account for, so it sits under the returns on the same iterations;
+    runs from before it was logged (``std_pre`` absent or empty) get the returns alone.
     """
-    progress = read_progress(run_dir)
     iteration, env_steps = progress["iteration"], progress["env_steps"]
-    fig = Figure(figsize=(6, 4), dpi=100, layout="constrained")
-    ax = fig.add_subplot()
+    sigma = progress.get("std_pre")
+    has_sigma = sigma is not None and np.isfinite(sigma).any()
+    fig = Figure(figsize=(6, 5.2 if has_sigma else 4), dpi=100, layout="constrained")
+    if has_sigma:
+        ax, ax_sigma = fig.subplots(2, sharex=True, height_ratios=[3, 1])
+    else:
+        ax = fig.add_subplot()
     marker = "o" if len(iteration) == 1 else None  # a line of one point draws nothing
     for key, color, label in [
         ("return_pre", "tab:gray", "before adaptation"),
@@ -161,10 +177,14 @@ def plot_learning_curve(run_dir: str | Path, path: str | Path | None = None) -> 
     )
     top.xaxis.set_major_formatter(EngFormatter())  # 200k, 1.6M, 160M
     top.set_xlabel("env steps")
-    ax.set_xlabel("meta-iteration")
     ax.set_ylabel("mean return (meta-batch)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    path = Path(run_dir) / "learning_curve.png" if path is None else Path(path)
-    fig.savefig(path)
-    return path
+    bottom = ax
+    if has_sigma:
+        ax_sigma.plot(iteration, sigma, color="tab:blue", marker=marker)
+        ax_sigma.set_ylabel("σ (mean)")
+        ax_sigma.grid(alpha=0.3)
+        bottom = ax_sigma
+    bottom.set_xlabel("meta-iteration")
+    return fig

@@ -16,6 +16,7 @@ from metarl.plots import (
     _interp,
     differs_from_paper,
     evaluation_figure,
+    learning_curve_figure,
     paper_results,
     plot_evaluation,
     plot_learning_curve,
@@ -103,6 +104,27 @@ def test_env_step_axis_maps_iterations_both_ways_beyond_the_data():
     assert (np.diff(mapped) > 0).all()
     np.testing.assert_allclose(mapped[[0, -1]], [-50, 350])  # the mean slope, 100 per iteration
     np.testing.assert_allclose(_interp(mapped, steps, its), x)
+
+
+def test_learning_curve_shows_sigma_under_the_returns_when_logged():
+    progress = {
+        "iteration": np.array([1.0, 2, 3]),
+        "env_steps": np.array([100.0, 200, 300]),
+        "return_pre": np.array([-50.0, -45, -40]),
+        "return_post": np.array([-30.0, -20, -10]),
+        "std_pre": np.array([1.0, 0.9, 0.8]),
+    }
+    returns, sigma = learning_curve_figure(progress).axes
+    np.testing.assert_array_equal(sigma.lines[0].get_ydata(), [1.0, 0.9, 0.8])
+    assert [line.get_label() for line in returns.lines] == ["before adaptation", "after adaptation"]
+    assert sigma.get_xlabel() == "meta-iteration" and returns.get_xlabel() == ""
+    # A run from before σ was logged: its column reads as NaN, or is absent.
+    for old in (
+        {**progress, "std_pre": np.full(3, np.nan)},
+        {k: v for k, v in progress.items() if k != "std_pre"},
+    ):
+        (only,) = learning_curve_figure(old).axes
+        assert only.get_xlabel() == "meta-iteration" and len(only.lines) == 2
 
 
 def test_plot_command_writes_learning_curve(tmp_path, capsys):
