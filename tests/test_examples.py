@@ -116,6 +116,41 @@ def test_curvature_and_random_init_experiments_report_every_variant(tmp_path):
     assert f"--task-file {goals}, task 0" in out.stderr.splitlines()[-1]
 
 
+def test_swap_adaptation_data_splits_each_windows_decline(tmp_path):
+    import metarl
+
+    config = metarl.load_config(None, ["iterations=2", "checkpoint_every=1", "meta_batch=3",
+                                       "episodes=3", "policy.hidden=[8]", "threads=1"])  # fmt: skip
+    run_dir = metarl.train(config, tmp_path / "r", progress=False)
+    args = ["--tasks", "4", "--repeats", "2", "--threads", "1"]
+    out = run("swap_adaptation_data.py", str(run_dir), "--checkpoints", "iter_000001",
+              "iter_000002", "latest", *args)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    moved, same = report["windows"]
+    returns = np.array(moved["returns"])  # [repeats, data of, adapted by, tasks]
+    assert returns.shape == (2, 2, 2, 4) and len(report["tasks"]) == 4
+    j = returns.mean(0)
+    np.testing.assert_allclose(moved["summary"]["decline"][0], (j[1, 1] - j[0, 0]).mean())
+    np.testing.assert_allclose(
+        moved["summary"]["adaptation"][0] + moved["summary"]["data"][0],
+        moved["summary"]["decline"][0],
+    )
+    assert min(moved["kl"]) > 0 and not np.allclose(j[0, 0], j[0, 1])
+    # latest is iter_000002: under common seeds every cell is the same, every term exactly 0
+    same_returns = np.array(same["returns"])
+    assert (same_returns == same_returns[:, :1, :1]).all() and same["kl"] == [0.0, 0.0]
+    assert all(same["summary"][k][0] == 0 for k in ("decline", "adaptation", "data"))
+    for name in ("decline", "adaptation", "data"):
+        assert report["sums"][name][0] == pytest.approx(moved["summary"][name][0], abs=1e-9)
+    out = run("swap_adaptation_data.py", str(run_dir), "--checkpoints", "iter_000001", *args)
+    assert out.returncode == 2 and "two or more" in out.stderr
+    out = run("swap_adaptation_data.py", str(run_dir), "--checkpoints", "iter_000001",
+              "iter_000009", *args)  # fmt: skip
+    assert out.returncode == 2 and "no checkpoint at" in out.stderr.splitlines()[-1]
+    assert "window" not in out.stdout
+
+
 def test_oracle_policy_is_the_task_appended_to_the_observation(monkeypatch):
     # Folding the task into the first layer's bias must be the policy that observes [s, z].
     import torch
