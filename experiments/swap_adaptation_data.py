@@ -37,7 +37,7 @@ import torch
 from metarl.adaptation import adapt_detached
 from metarl.checkpoint import CheckpointError
 from metarl.config import ConfigError
-from metarl.evaluate import reseed
+from metarl.evaluate import mean_and_stderr, reseed
 from metarl.tasks import load_task_file, task_to_json
 from metarl.trainer import Learner, collect, for_inner, load_learner, rollout, true_rewards
 
@@ -70,7 +70,8 @@ def swap_returns(pair: tuple[Learner, Learner], tasks: list[dict], repeats: int,
 
 def paired(x: np.ndarray) -> tuple[float, float]:
     """Mean of per-task values ``[N]`` and its standard error over tasks."""
-    return float(x.mean()), float(x.std(ddof=1) / np.sqrt(len(x)))
+    mean, stderr = mean_and_stderr(x[None])
+    return float(mean[0]), float(stderr[0])
 
 
 def split(j: np.ndarray) -> dict[str, np.ndarray]:
