@@ -53,6 +53,7 @@ def adapt(
     first_order: bool = False,
     create_graph: bool = True,
     scales: Sequence[float] | None = None,
+    inner_loss: str = "reinforce",
 ) -> Params:
     """One gradient step per entry of ``episodes`` (the rollouts collected before that step).
 
@@ -60,7 +61,8 @@ def adapt(
     parameters. With ``create_graph`` the result is differentiable to second order in ``θ``
     (exact MAML); ``first_order`` drops the ``∇²L`` term (FOMAML): the gradient is treated as a
     constant in ``θ``, so ``∂θ'/∂θ = I``, while ``∂θ'/∂α = -∇L`` and the gradient's dependence on
-    advantages that require grad (MeRL's ``∂θ'/∂φ``) are kept.
+    advantages that require grad (MeRL's ``∂θ'/∂φ``) are kept. ``inner_loss`` is the form of
+    ``L`` (``objectives.pg_loss``): it changes no value, only ``∇²L`` and so the meta-gradient.
     """
     params = per_task(params, episodes[0].num_tasks)
     for k, eps in enumerate(episodes):
@@ -69,7 +71,7 @@ def adapt(
         point = (
             {n: p.detach().requires_grad_() for n, p in params.items()} if first_order else params
         )
-        loss = pg_loss(policy, point, eps).sum()
+        loss = pg_loss(policy, point, eps, inner_loss).sum()
         keep_graph = create_graph and (not first_order or eps.advantages.requires_grad)
         grads = torch.autograd.grad(loss, list(point.values()), create_graph=keep_graph)
         scale = 1.0 if scales is None else scales[k]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from metarl.objectives import INNER_LOSSES
+
 
 class ConfigError(ValueError):
     """A configuration value that is unknown, of the wrong type or out of range."""
@@ -33,6 +35,10 @@ class InnerConfig:
     steps: int = 1  # gradient steps, each on fresh rollouts
     first_order: bool = False  # drop the second-order term of the meta-gradient
     learn_lr: str = "none"  # none | scalar | layer | param: meta-learn α
+    # Form of the inner loss (metarl/objectives.py: pg_loss): reinforce (the paper's) or lvc
+    # (ProMP's low-variance curvature): the same inner step; lvc's Hessian adds the term of the
+    # pre-update samples' dependence on θ to the meta-gradient and the KL's curvature.
+    loss: str = "reinforce"
 
 
 @dataclass
@@ -188,6 +194,7 @@ _RANGES = [
         lambda c: c.inner.learn_lr in ("none", "scalar", "layer", "param"),
         "one of none, scalar, layer, param",
     ),
+    ("inner.loss", lambda c: c.inner.loss in INNER_LOSSES, " or ".join(INNER_LOSSES)),
     ("returns.gamma", lambda c: 0 < c.returns.gamma <= 1, "in (0, 1]"),
     ("returns.gae_lambda", lambda c: 0 <= c.returns.gae_lambda <= 1, "in [0, 1]"),
     ("returns.baseline_ridge", lambda c: c.returns.baseline_ridge > 0, "> 0"),

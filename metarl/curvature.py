@@ -36,11 +36,13 @@ def kl_hessian_product(
     old: Gaussian,
     first_order: bool = False,
     damping: float = 0.0,
+    inner_loss: str = "reinforce",
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``v -> (H + damping I) v`` for the mean KL over ``valid``'s tasks (``old`` on them).
 
     ``v`` and the result are flat over ``params`` (shared ``[...]`` tensors, in dict order);
-    ``train_episodes[k]`` are the rollouts of inner step ``k``.
+    ``train_episodes[k]`` are the rollouts of inner step ``k``; ``inner_loss`` is the form of
+    the inner loss whose Hessian ``J`` is built from (``objectives.pg_loss``).
     """
     names = list(params)
     alphas = [step_size(step_sizes, name).detach() for name in names]
@@ -54,7 +56,9 @@ def kl_hessian_product(
     for eps in train_episodes:
         leaves = {k: v.detach().requires_grad_() for k, v in theta.items()}
         grads = torch.autograd.grad(
-            pg_loss(policy, leaves, eps).sum(), list(leaves.values()), create_graph=not first_order
+            pg_loss(policy, leaves, eps, inner_loss).sum(),
+            list(leaves.values()),
+            create_graph=not first_order,
         )
         steps.append((list(leaves.values()), grads))
         theta = {k: leaves[k] - a * g for k, a, g in zip(names, alphas, grads, strict=True)}

@@ -24,11 +24,31 @@ def task_log_probs(policy: GaussianMLP, params: Params, episodes: Episodes) -> t
     )
 
 
-def pg_loss(policy: GaussianMLP, params: Params, episodes: Episodes) -> torch.Tensor:
-    """Inner-loop REINFORCE loss per task: ``L_n = -mean_t log π(a_t|s_t) A_t``, ``[N]``."""
+INNER_LOSSES = ("reinforce", "lvc")
+
+
+def pg_loss(
+    policy: GaussianMLP, params: Params, episodes: Episodes, form: str = "reinforce"
+) -> torch.Tensor:
+    """Inner-loop policy-gradient loss per task, ``[N]``, in one of two forms (``INNER_LOSSES``).
+
+    ``reinforce`` (the paper's): ``L_n = -mean_t log π_θ(a_t|s_t) A_t``.
+    ``lvc``, the low-variance curvature form of ProMP (Rothfuss et al. 2019):
+    ``L_n = -mean_t (π_θ / ⊥π_θ)(a_t|s_t) A_t``, ``⊥`` stopping the gradient. Both have the
+    same gradient at every ``θ``, ``-mean_t ∇log π_θ A_t`` (so the inner step is the same);
+    their Hessians differ by ``-mean_t ∇log π_θ ∇log π_θᵀ A_t``, the curvature that comes from
+    the samples' distribution depending on ``θ``. With it, ``∇²L`` estimates the Hessian of the
+    expected inner loss (without the cross terms between time steps), so the meta-gradient
+    ``(I - α∇²L)ᵀ ∇J'`` credits ``θ`` for the pre-update episodes it collects; the REINFORCE
+    form's ``∇²L`` treats them as fixed. ``lvc``'s value is ``-mean_t A_t``: only its
+    derivatives mean anything.
+    """
+    if form not in INNER_LOSSES:
+        raise ValueError(f"form must be one of {INNER_LOSSES}, got {form!r}")
     log_probs = task_log_probs(policy, params, episodes)
+    weights = log_probs if form == "reinforce" else torch.exp(log_probs - log_probs.detach())
     adv, mask = episodes.by_task(episodes.advantages), episodes.by_task(episodes.mask)
-    return -_task_mean(log_probs * adv, mask)
+    return -_task_mean(weights * adv, mask)
 
 
 def surrogate_and_kl(

@@ -388,6 +388,7 @@ def meta_step(
                 train,
                 first_order=cfg.inner.first_order,
                 create_graph=create_graph,
+                inner_loss=cfg.inner.loss,
             )
             task_loss, task_kl = surrogate_and_kl(learner.policy, new, val, old)
             loss, kl = loss + task_loss.sum(), kl + task_kl.sum()
@@ -412,6 +413,7 @@ def meta_step(
             old,
             first_order=cfg.inner.first_order,
             damping=cfg.trpo.cg_damping,
+            inner_loss=cfg.inner.loss,
         )
 
     def double_backward():
@@ -465,6 +467,7 @@ def aux_step(
         learner.step_sizes,
         shaped,
         first_order=cfg.inner.first_order,
+        inner_loss=cfg.inner.loss,
     )
     old = learner.policy.distribution(valid.by_task(valid.obs), adapted)
     losses = surrogate_and_kl(learner.policy, new, valid, old)[0]  # [N]
