@@ -195,6 +195,11 @@ _RANGES = [
         "one of none, scalar, layer, param",
     ),
     ("inner.loss", lambda c: c.inner.loss in INNER_LOSSES, " or ".join(INNER_LOSSES)),
+    (
+        "inner.loss",
+        lambda c: c.inner.loss == "reinforce" or not c.inner.first_order,
+        "reinforce when inner.first_order is set (lvc changes only ∇²L, which first order drops)",
+    ),
     ("returns.gamma", lambda c: 0 < c.returns.gamma <= 1, "in (0, 1]"),
     ("returns.gae_lambda", lambda c: 0 <= c.returns.gae_lambda <= 1, "in [0, 1]"),
     ("returns.baseline_ridge", lambda c: c.returns.baseline_ridge > 0, "> 0"),

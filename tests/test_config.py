@@ -43,6 +43,11 @@ def test_overrides_are_parsed_as_yaml_and_validated():
         (["trpo.max_k=0.1"], "unknown key trpo.max_k"),
         (["env=metarl/Nope-v0"], "env: 'metarl/Nope-v0' is not a registered Gymnasium id"),
         (["inner.learn_lr=always"], "inner.learn_lr: must be one of"),
+        (["inner.loss=dice"], "inner.loss: must be reinforce or lvc, got 'dice'"),
+        (
+            ["inner.loss=lvc", "inner.first_order=true"],
+            "inner.loss: must be reinforce when inner.first_order is set",
+        ),
         (["aux.optimizer=rmsprop"], "aux.optimizer: must be adam or sgd, got 'rmsprop'"),
         (["aux.weight_decay=-0.1"], "aux.weight_decay: must be >= 0, got -0.1"),
         (["aux.weight_decay=lots"], "aux.weight_decay: expected float"),
