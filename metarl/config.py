@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from metarl.adaptation import LEARN_LR
 from metarl.objectives import INNER_LOSSES
 
 
@@ -191,8 +192,8 @@ _RANGES = [
     ("inner.steps", lambda c: c.inner.steps >= 1, ">= 1"),
     (
         "inner.learn_lr",
-        lambda c: c.inner.learn_lr in ("none", "scalar", "layer", "param"),
-        "one of none, scalar, layer, param",
+        lambda c: c.inner.learn_lr in LEARN_LR,
+        "one of " + ", ".join(LEARN_LR),
     ),
     ("inner.loss", lambda c: c.inner.loss in INNER_LOSSES, " or ".join(INNER_LOSSES)),
     (

@@ -39,7 +39,15 @@ def test_factored_product_is_the_kl_hessian_at_the_old_policy(tiny, steps, first
     v = torch.randn(flat(params).numel(), generator=torch.Generator().manual_seed(4)).double()
 
     product = kl_hessian_product(
-        policy, params, alpha, [train] * steps, valid, old, first_order, 0.1, inner_loss
+        policy,
+        params,
+        alpha,
+        [train] * steps,
+        valid,
+        old,
+        first_order=first_order,
+        damping=0.1,
+        inner_loss=inner_loss,
     )
     kl = mean_kl(policy, params, alpha, train, valid, old, steps, first_order, inner_loss)
     exact = hessian_vector_product(kl, list(params.values()), damping=0.1)(v)
