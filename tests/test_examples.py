@@ -151,6 +151,28 @@ def test_swap_adaptation_data_splits_each_windows_decline(tmp_path):
     assert "window" not in out.stdout
 
 
+def test_goal_relabelling_gives_one_batch_every_goal(tmp_path):
+    vel = "experiments/results/halfcheetah_vel_rerun:iter_000420"
+    args = ["--goals", "0.0", "1.5", "2.0", "--repeats", "2", "--threads", "1"]
+    out = run("goal_relabelling.py", vel, *args, "--out", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / "r.json").read_text())[vel]
+    assert result["max_relabel_error"] < 1e-5  # at the batch's own goal: the env's rewards
+    mean = result["mean"]
+    assert all(len(mean[k]) == 3 for k in ("above", "cos_last", "norm", "speed", "return"))
+    assert mean["above"][0] > 0.9 and mean["above"][0] >= mean["above"][1] >= mean["above"][2]
+    assert mean["cos_last"][2] == pytest.approx(1.0) and mean["cos_last"][0] < 0
+    q = list(result["speed_quantiles"].values())
+    assert q == sorted(q) and result["episode_speed_sd"] > 0
+    nav = "experiments/results/navigation2d_rerun/exact:iter_000500"
+    for spec, message in [(nav, "needs a velocity family"), ("no_colon", "RUN_DIR:CHECKPOINT")]:
+        out = run("goal_relabelling.py", vel, spec, *args)
+        assert out.returncode == 2 and message in out.stderr.splitlines()[-1], out.stderr
+        assert "goal" not in out.stdout
+    out = run("goal_relabelling.py", vel, "--repeats", "1")
+    assert out.returncode == 2 and "--repeats: at least 2" in out.stderr
+
+
 def test_oracle_policy_is_the_task_appended_to_the_observation(monkeypatch):
     # Folding the task into the first layer's bias must be the policy that observes [s, z].
     import torch
