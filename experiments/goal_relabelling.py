@@ -17,7 +17,8 @@ standard deviation of the episodes' mean speeds.
 
 Run:  python experiments/goal_relabelling.py \\
           experiments/results/halfcheetah_vel_rerun:iter_000420 [RUN:CHECKPOINT ...] --out F.json
-Prints a table per checkpoint; ``--out`` writes every number as JSON.
+Prints a table per checkpoint; ``--out`` writes every number as JSON, ``--plot`` draws the
+adapted speed and return against the goal (PNG).
 """
 
 from __future__ import annotations
@@ -110,6 +111,27 @@ def measure(learner: Learner, goals: list[float], repeats: int, seed: int) -> di
     }
 
 
+def plot(report: dict, path: Path) -> None:
+    """Adapted speed and return against the goal, one line per checkpoint, ± standard error."""
+    from matplotlib.figure import Figure  # not pyplot: headless, the backend left alone
+
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    speed_ax, return_ax = fig.subplots(1, 2)
+    for spec, out in report.items():
+        goals, run = np.array(out["goals"]), Path(spec.rpartition(":")[0]).name
+        label = f"{run} {spec.rpartition(':')[2]}"
+        for ax, key in ((speed_ax, "speed"), (return_ax, "return")):
+            mean, err = np.array(out["mean"][key]), np.array(out["stderr"][key])
+            (line,) = ax.plot(goals, mean, label=label, lw=1.2)
+            ax.fill_between(goals, mean - err, mean + err, color=line.get_color(), alpha=0.15)
+    speed_ax.plot(goals, goals, "k:", lw=1, label="speed = goal")
+    speed_ax.set(xlabel="goal velocity (m/s)", ylabel="mean x velocity after one step (m/s)")
+    return_ax.set(xlabel="goal velocity (m/s)", ylabel="return after one step")
+    speed_ax.legend(fontsize=7)
+    fig.suptitle("One pre-update batch relabelled for every goal, then one step")
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="RUN_DIR:CHECKPOINT, e.g. RUN:iter_000420")
@@ -118,9 +140,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--out", type=Path, help="write every number to this JSON file")
+    parser.add_argument("--plot", type=Path, help="draw speed and return vs goal to this PNG")
     args = parser.parse_args()
     if args.repeats < 2:
         parser.error(f"--repeats: at least 2 (for standard errors), got {args.repeats}")
+    for flag, path in (("--out", args.out), ("--plot", args.plot)):
+        if path is not None and not path.parent.is_dir():
+            parser.error(f"{flag} {path}: its folder does not exist")
     torch.set_num_threads(args.threads)
     learners = {}
     try:  # every checkpoint loaded and checked before any episode is collected
@@ -152,6 +178,8 @@ def main() -> None:
             )
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
+    if args.plot:
+        plot(report, args.plot)
 
 
 if __name__ == "__main__":

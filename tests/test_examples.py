@@ -154,8 +154,10 @@ def test_swap_adaptation_data_splits_each_windows_decline(tmp_path):
 def test_goal_relabelling_gives_one_batch_every_goal(tmp_path):
     vel = "experiments/results/halfcheetah_vel_rerun:iter_000420"
     args = ["--goals", "0.0", "1.5", "2.0", "--repeats", "2", "--threads", "1"]
-    out = run("goal_relabelling.py", vel, *args, "--out", str(tmp_path / "r.json"))
+    out = run("goal_relabelling.py", vel, *args, "--out", str(tmp_path / "r.json"),
+              "--plot", str(tmp_path / "r.png"))  # fmt: skip
     assert out.returncode == 0, out.stderr
+    assert (tmp_path / "r.png").stat().st_size > 0
     result = json.loads((tmp_path / "r.json").read_text())[vel]
     assert result["max_relabel_error"] < 1e-5  # at the batch's own goal: the env's rewards
     mean = result["mean"]
@@ -171,6 +173,8 @@ def test_goal_relabelling_gives_one_batch_every_goal(tmp_path):
         assert "goal" not in out.stdout
     out = run("goal_relabelling.py", vel, "--repeats", "1")
     assert out.returncode == 2 and "--repeats: at least 2" in out.stderr
+    out = run("goal_relabelling.py", vel, *args, "--plot", str(tmp_path / "no" / "r.png"))
+    assert out.returncode == 2 and "its folder does not exist" in out.stderr
 
 
 def test_oracle_policy_is_the_task_appended_to_the_observation(monkeypatch):
