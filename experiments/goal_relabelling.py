@@ -4,9 +4,9 @@ A meta-policy does not observe the goal, so its pre-update episodes have one dis
 every task; only the reward differs (HalfCheetahVel: ``-|v_x - g| + ctrl``). This draws
 ``--repeats`` pre-update batches of the run's ``episodes`` (on one task), gives each batch the
 rewards of every goal in ``--goals`` (``reward - reward_forward + forward_reward(v_x, g)``, from
-the episodes' own ``info``), takes the evaluation's first step (``α``, the run's baseline and
-advantages) for each goal, and rolls each adapted policy out on its goal. Per goal, mean over
-the batches:
+the episodes' own ``info``), takes the evaluation's first step (``α``, or ``--scale`` times it;
+the run's baseline and advantages) for each goal, and rolls each adapted policy out on its
+goal. Per goal, mean over the batches:
 
 - ``above``: the fraction of the batch's steps faster than the goal;
 - ``cos_last``: the cosine of the step ``θ' - θ`` with the last goal's step, ``norm`` its norm;
@@ -68,9 +68,11 @@ def flat_steps(adapted: dict, theta: dict) -> torch.Tensor:
     return torch.cat([(adapted[k] - theta[k]).flatten(1) for k in theta], dim=1)
 
 
-def measure(learner: Learner, goals: list[float], repeats: int, seed: int) -> dict:
+def measure(
+    learner: Learner, goals: list[float], repeats: int, seed: int, scale: float = 1.0
+) -> dict:
     """The per-goal table of the module docstring, ``[R, G]`` per entry, and the batches'
-    speed distribution."""
+    speed distribution; the step is ``scale · α`` (the evaluation's first: 1)."""
     theta = {k: v.detach() for k, v in learner.params.items()}
     episodes = learner.config.episodes
     tasks = [{"velocity": float(g)} for g in goals]
@@ -91,7 +93,7 @@ def measure(learner: Learner, goals: list[float], repeats: int, seed: int) -> di
         goal_of_column = torch.tensor(goals).repeat_interleave(episodes)
         above = inner.by_task((inner.info["x_velocity"] > goal_of_column) * inner.mask)
         table["above"][r] = (above.sum(1) / inner.by_task(inner.mask).sum(1)).numpy()
-        adapted = adapt_detached(learner.policy, theta, learner.step_sizes, [inner])
+        adapted = adapt_detached(learner.policy, theta, learner.step_sizes, [inner], [scale])
         steps = flat_steps(adapted, theta)
         table["norm"][r] = steps.norm(dim=1).numpy()
         table["cos_last"][r] = torch.nn.functional.cosine_similarity(steps, steps[-1:]).numpy()
@@ -101,6 +103,7 @@ def measure(learner: Learner, goals: list[float], repeats: int, seed: int) -> di
     learner.sampler.close()
     return {
         "goals": goals,
+        "scale": scale,
         "max_relabel_error": max(own),
         "speed_quantiles": dict(zip(map(str, QUANTILES), quantiles.mean(0).tolist(), strict=True)),
         "episode_speed_sd": float(spread.mean()),
@@ -127,7 +130,7 @@ def plot(report: dict, path: Path) -> None:
     speed_ax.plot(goals, goals, "k:", lw=1, label="speed = goal")
     speed_ax.set(xlabel="goal velocity (m/s)", ylabel="mean x velocity after one step (m/s)")
     return_ax.set(xlabel="goal velocity (m/s)", ylabel="return after one step")
-    speed_ax.legend(fontsize=7)
+    speed_ax.legend(fontsize=7, loc="upper left")
     fig.suptitle("One pre-update batch relabelled for every goal, then one step")
     fig.savefig(path, dpi=110)
 
@@ -138,10 +141,13 @@ def main() -> None:
     parser.add_argument("--goals", type=float, nargs="+", default=[i / 10 for i in range(21)])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--scale", type=float, default=1.0, help="the step is SCALE · α")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--out", type=Path, help="write every number to this JSON file")
     parser.add_argument("--plot", type=Path, help="draw speed and return vs goal to this PNG")
     args = parser.parse_args()
+    if args.scale < 0:
+        parser.error(f"--scale: must be >= 0, got {args.scale}")
     if args.repeats < 2:
         parser.error(f"--repeats: at least 2 (for standard errors), got {args.repeats}")
     for flag, path in (("--out", args.out), ("--plot", args.plot)):
@@ -161,7 +167,7 @@ def main() -> None:
         parser.error(str(e))
     report = {}
     for spec, learner in learners.items():
-        out = report[spec] = measure(learner, args.goals, args.repeats, args.seed)
+        out = report[spec] = measure(learner, args.goals, args.repeats, args.seed, args.scale)
         q = " ".join(f"{v:.2f}" for v in out["speed_quantiles"].values())
         print(
             f"\n{spec}: pre-update x_velocity quantiles {QUANTILES}: {q}; SD of the episodes' "
