@@ -76,8 +76,8 @@ def measure(
     theta = {k: v.detach() for k, v in learner.params.items()}
     episodes = learner.config.episodes
     tasks = [{"velocity": float(g)} for g in goals]
-    table = {key: np.zeros((repeats, len(goals))) for key in ("above", "cos_last", "norm")}
-    table |= {key: np.zeros((repeats, len(goals))) for key in ("speed", "return")}
+    keys = ("above", "cos_last", "norm", "speed", "return")
+    table = {key: np.zeros((repeats, len(goals))) for key in keys}
     quantiles, spread, own = np.zeros((repeats, len(QUANTILES))), np.zeros(repeats), []
     for r in range(repeats):
         reseed(learner, seed + 1000 * r)
