@@ -34,7 +34,7 @@ from metarl.adaptation import adapt_detached
 from metarl.checkpoint import CheckpointError
 from metarl.config import ConfigError
 from metarl.episodes import Episodes
-from metarl.evaluate import reseed
+from metarl.evaluate import mean_and_stderr, reseed
 from metarl.trainer import (
     Learner,
     collect,
@@ -82,14 +82,13 @@ def measure(
     for r in range(repeats):
         reseed(learner, seed + 1000 * r)
         batch = collect(learner, theta, tasks[-1:], episodes)
-        # At the batch's own goal the relabelled rewards are the env's.
-        error = relabelled(learner, batch, goals[-1:]).rewards - batch.rewards
-        own.append(float(error.abs().max()))
+        inner = relabelled(learner, batch, goals)
+        # At the batch's own goal (the last) the relabelled rewards are the env's.
+        own.append(float((inner.rewards[:, -episodes:] - batch.rewards).abs().max()))
         speed = batch.info["x_velocity"][batch.mask > 0]
         quantiles[r] = np.quantile(speed.numpy(), QUANTILES)
         per_episode = (batch.info["x_velocity"] * batch.mask).sum(0) / batch.lengths
         spread[r] = float(per_episode.std())
-        inner = relabelled(learner, batch, goals)
         goal_of_column = torch.tensor(goals).repeat_interleave(episodes)
         above = inner.by_task((inner.info["x_velocity"] > goal_of_column) * inner.mask)
         table["above"][r] = (above.sum(1) / inner.by_task(inner.mask).sum(1)).numpy()
@@ -101,16 +100,15 @@ def measure(
         table["speed"][r] = post.task_step_means()["x_velocity"].numpy()
         table["return"][r] = post.task_returns(true_rewards(learner, post)).numpy()
     learner.sampler.close()
+    stats = {key: mean_and_stderr(value.T) for key, value in table.items()}  # over the batches
     return {
         "goals": goals,
         "scale": scale,
         "max_relabel_error": max(own),
         "speed_quantiles": dict(zip(map(str, QUANTILES), quantiles.mean(0).tolist(), strict=True)),
         "episode_speed_sd": float(spread.mean()),
-        "mean": {key: value.mean(0).tolist() for key, value in table.items()},
-        "stderr": {
-            key: (value.std(0, ddof=1) / np.sqrt(repeats)).tolist() for key, value in table.items()
-        },
+        "mean": {key: mean.tolist() for key, (mean, _) in stats.items()},
+        "stderr": {key: stderr.tolist() for key, (_, stderr) in stats.items()},
     }
 
 
